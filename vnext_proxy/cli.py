@@ -1,0 +1,114 @@
+"""The ``vnext-proxy`` command: serve, devcloud, demo, mappings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vnext_proxy.config import Settings, load_settings
+from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.yamlsource import InputError, Problem
+
+DEFAULT_MAPPINGS = Settings.mappings_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vnext-proxy", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the proxy")
+    serve.add_argument("--config", required=True, type=Path, help="the YAML config file")
+
+    devcloud = commands.add_parser("devcloud", help="run a real Nova (fake virt driver) on 127.0.0.1")
+    devcloud.add_argument("--port", type=int, default=8774, help="port to listen on (0: any free port)")
+
+    demo = commands.add_parser("demo", help="run devcloud and the proxy together, with example calls")
+    demo.add_argument("--port", type=int, default=8780, help="the proxy's port")
+    demo.add_argument("--nova-port", type=int, default=8774, help="devcloud's port")
+    demo.add_argument("--once", action="store_true", help="run the example calls, then stop")
+
+    mappings = commands.add_parser("mappings", help="work with the route mappings")
+    mappings.add_argument("action", choices=["check"], help="check: validate every mapping file")
+    mappings.add_argument("--dir", type=Path, default=DEFAULT_MAPPINGS, help="the mappings directory")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args.config)
+        if args.command == "devcloud":
+            return _devcloud(args.port)
+        if args.command == "demo":
+            from vnext_proxy.demo import run_demo
+
+            return run_demo(proxy_port=args.port, nova_port=args.nova_port, once=args.once)
+        return _mappings_check(args.dir)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _load(config: Path) -> tuple[Settings, MappingSet]:
+    """Read config and mappings, reporting the problems of both together."""
+    problems: list[Problem] = []
+    settings = None
+    try:
+        settings = load_settings(config)
+    except InputError as exc:
+        problems.extend(exc.problems)
+    mappings_dir = settings.mappings_dir if settings else DEFAULT_MAPPINGS
+    try:
+        mappings = load_mappings(mappings_dir)
+    except InputError as exc:
+        problems.extend(exc.problems)
+    if problems or settings is None:
+        raise InputError(problems)
+    return settings, mappings
+
+
+def _serve(config: Path) -> int:
+    from aiohttp import web
+
+    from vnext_proxy.web.app import create_app
+
+    settings, mappings = _load(config)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(create_app(settings, mappings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def _devcloud(port: int) -> int:
+    try:
+        from vnext_proxy.devcloud import harness
+    except ImportError as exc:
+        print(
+            f"error: devcloud needs the [devcloud] extra (pip install -e '.[devcloud]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    from vnext_proxy.devcloud.identities import IDENTITIES
+
+    def announce(endpoint: str) -> None:
+        print(f"devcloud: Nova 34 is serving at {endpoint}")
+        print("tokens it accepts (send as X-Auth-Token):")
+        for ident in IDENTITIES:
+            roles = ",".join(ident.roles)
+            print(f"  {ident.token:22} user {ident.user_name:6} project {ident.project_id} roles {roles}")
+        print("READY", endpoint, flush=True)
+
+    harness.serve_forever(port, on_ready=announce)
+    return 0
+
+
+def _mappings_check(directory: Path) -> int:
+    mappings = load_mappings(directory)
+    print(f"ok: {len(mappings.routes)} routes and {len(mappings.objects)} objects in {directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

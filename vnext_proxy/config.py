@@ -1,0 +1,207 @@
+"""The proxy's settings: read from YAML, checked whole at start-up, then frozen.
+
+``config.example.yaml`` documents every key; ``CONFIG_SCHEMA`` below is the
+contract it documents. Any problem (unknown key, missing key, wrong type)
+stops start-up with the file, line, key path and reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vnext_proxy.schemacheck import schema_problems
+from vnext_proxy.yamlsource import InputError, Problem, YamlDocument, load_yaml, parse_yaml
+
+#: Every task action vNext defines; per-action deadlines may name only these.
+TASK_ACTIONS = (
+    "CREATE", "SNAPSHOT", "BACKUP", "UPDATE_PASSWORD", "RESIZE", "REVERT_RESIZE", "REBOOT",
+    "HARD_REBOOT", "PAUSE", "UNPAUSE", "SUSPEND", "RESUME", "POWER_OFF", "POWER_ON", "RESCUE",
+    "UNRESCUE", "REBUILD", "MOVE", "TERMINATE", "RESTORE", "SHELVE", "SHELVE_OFFLOAD", "UNSHELVE",
+    "ATTACH_BLOCK_DEVICE", "DETACH_BLOCK_DEVICE", "ATTACH_NETWORK_INTERFACE",
+    "DETACH_NETWORK_INTERFACE", "LOCK", "UNLOCK",
+)  # fmt: skip
+
+_SECONDS = {"type": "number", "exclusiveMinimum": 0}
+
+_CREDENTIALS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["username", "password", "project_name"],
+    "properties": {
+        "auth_url": {"type": "string", "format": "uri"},
+        "username": {"type": "string", "minLength": 1},
+        "password": {"type": "string"},
+        "project_name": {"type": "string", "minLength": 1},
+        "user_domain_name": {"type": "string"},
+        "project_domain_name": {"type": "string"},
+    },
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["nova"],
+    "properties": {
+        "listen": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "host": {"type": "string", "minLength": 1},
+                "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+            },
+        },
+        "nova": {
+            "type": "object",
+            "additionalProperties": False,
+            "oneOf": [{"required": ["endpoint"]}, {"required": ["keystone"]}],
+            "description": "give exactly one of 'endpoint' (a static Nova URL) or 'keystone'",
+            "properties": {
+                "endpoint": {"type": "string", "pattern": "^https?://"},
+                "keystone": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["auth_url"],
+                    "properties": {
+                        "auth_url": {"type": "string", "pattern": "^https?://"},
+                        "interface": {"enum": ["public", "internal", "admin"]},
+                        "region_name": {"type": ["string", "null"]},
+                        "service_type": {"type": "string", "minLength": 1},
+                    },
+                },
+                "microversion": {"type": "string", "pattern": r"^2\.[0-9]{1,3}$"},
+                "timeouts": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"connect": _SECONDS, "request": _SECONDS},
+                },
+            },
+        },
+        "tasks": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "poll_interval": _SECONDS,
+                "default_deadline": _SECONDS,
+                "deadlines": {
+                    "type": "object",
+                    "propertyNames": {"enum": list(TASK_ACTIONS)},
+                    "additionalProperties": _SECONDS,
+                },
+                "service_credentials": _CREDENTIALS,
+            },
+        },
+        "store": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"url": {"type": "string", "pattern": "^(sqlite|postgresql)://"}},
+        },
+        "logging": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}},
+        },
+        "mappings_dir": {"type": "string", "minLength": 1},
+    },
+}
+
+
+@dataclass(frozen=True)
+class KeystoneSettings:
+    auth_url: str
+    interface: str = "public"
+    region_name: str | None = None
+    service_type: str = "compute"
+
+
+@dataclass(frozen=True)
+class NovaSettings:
+    endpoint: str | None = None
+    keystone: KeystoneSettings | None = None
+    microversion: str = "2.100"
+    connect_timeout: float = 5.0
+    request_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceCredentials:
+    username: str
+    password: str = field(repr=False)
+    project_name: str
+    auth_url: str | None = None
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    poll_interval: float = 2.0
+    default_deadline: float = 600.0
+    deadlines: tuple[tuple[str, float], ...] = ()
+    service_credentials: ServiceCredentials | None = None
+
+    def deadline_for(self, action: str) -> float:
+        return dict(self.deadlines).get(action, self.default_deadline)
+
+
+@dataclass(frozen=True)
+class Settings:
+    nova: NovaSettings
+    host: str = "127.0.0.1"
+    port: int = 8780
+    tasks: TaskSettings = TaskSettings()
+    store_url: str = "sqlite:///var/vnext-proxy.sqlite3"
+    log_level: str = "INFO"
+    mappings_dir: Path = Path(__file__).resolve().parent.parent / "mappings"
+
+
+def load_settings(path: Path) -> Settings:
+    """Read, check and freeze a config file; raise InputError listing every problem."""
+    return _settings_from(load_yaml(path))
+
+
+def parse_settings(text: str, name: str = "<config>") -> Settings:
+    return _settings_from(parse_yaml(text, name))
+
+
+def _settings_from(doc: YamlDocument) -> Settings:
+    if doc.problems:
+        raise InputError(doc.problems)
+    if not isinstance(doc.data, dict):
+        raise InputError([Problem(doc.file, 1, "", "the config must be a YAML mapping of settings")])
+    problems = schema_problems(doc, CONFIG_SCHEMA)
+    if problems:
+        raise InputError(problems)
+    return _build(doc.data, Path(doc.file).parent)
+
+
+def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
+    nova = raw["nova"]
+    keystone = nova.get("keystone")
+    timeouts = nova.get("timeouts", {})
+    tasks = raw.get("tasks", {})
+    creds = tasks.get("service_credentials")
+    extra: dict[str, Any] = {}
+    if "mappings_dir" in raw:
+        extra["mappings_dir"] = (base_dir / raw["mappings_dir"]).resolve()
+    return Settings(
+        nova=NovaSettings(
+            endpoint=nova.get("endpoint", "").rstrip("/") or None,
+            keystone=KeystoneSettings(**keystone) if keystone else None,
+            microversion=nova.get("microversion", NovaSettings.microversion),
+            connect_timeout=float(timeouts.get("connect", NovaSettings.connect_timeout)),
+            request_timeout=float(timeouts.get("request", NovaSettings.request_timeout)),
+        ),
+        host=raw.get("listen", {}).get("host", Settings.host),
+        port=raw.get("listen", {}).get("port", Settings.port),
+        tasks=TaskSettings(
+            poll_interval=float(tasks.get("poll_interval", TaskSettings.poll_interval)),
+            default_deadline=float(tasks.get("default_deadline", TaskSettings.default_deadline)),
+            deadlines=tuple(sorted((k, float(v)) for k, v in tasks.get("deadlines", {}).items())),
+            service_credentials=ServiceCredentials(**creds) if creds else None,
+        ),
+        store_url=raw.get("store", {}).get("url", Settings.store_url),
+        log_level=raw.get("logging", {}).get("level", Settings.log_level),
+        **extra,
+    )

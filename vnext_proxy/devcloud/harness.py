@@ -1,0 +1,116 @@
+"""Run the real Nova 34 (fake virt driver, two computes) over HTTP on loopback.
+
+Nova's functional-test base brings up the API, conductor, scheduler,
+placement and fake Glance/Neutron/Cinder in about two seconds. This module
+makes that setup honest enough to stand in for a cloud: real policy defaults,
+request contexts built from the WSGI environ (so an instance action's
+request_id equals the x-openstack-request-id of the call that started it),
+and a token table in front instead of Nova's header stubs.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must happen before nova is imported: in eventlet mode casts never run.
+os.environ.setdefault("OS_NOVA_DISABLE_EVENTLET_PATCHING", "1")
+
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import nova.policy
+from nova.api import auth as nova_auth
+
+# nova.tests.functional patches (or poisons) eventlet when imported, so it
+# goes before any other nova module.
+from nova.tests.functional import integrated_helpers
+
+from vnext_proxy.devcloud.auth import token_auth
+
+_REAL_CREATE_CONTEXT = nova_auth.NovaKeystoneContext.__dict__["_create_context"]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    # A restarted devcloud must be able to take its port back at once.
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if os.environ.get("DEVCLOUD_ACCESS_LOG"):
+            super().log_message(format, *args)
+
+
+class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
+    """Nova's integrated test base, set up as a long-running cloud."""
+
+    CAST_AS_CALL = False
+    STUB_KEYSTONE = True
+    ADMIN_API = True
+
+    def runTest(self) -> None:  # testtools needs a test method to exist.
+        pass
+
+    def _setup_services(self) -> None:
+        self.flags(api_paste_config=os.path.join(sys.prefix, "etc", "nova", "api-paste.ini"), group="wsgi")
+        self.flags(allow_resize_to_same_host=True)
+        # TERMINATE becomes a soft delete that RESTORE can undo.
+        self.flags(reclaim_instance_interval=3600)
+        # SHELVED lasts, so SHELVE and SHELVE_OFFLOAD can both be observed.
+        self.flags(shelved_offload_time=-1)
+        super()._setup_services()
+        self.compute2 = self._start_compute("compute2")
+
+    def make_honest(self) -> None:
+        """Undo what the test fixtures bend away from a real deployment."""
+        # SQLAlchemy deprecation warnings are errors in the fixtures and
+        # surface as 500s on lock, suspend, rescue, shelve and tags.
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore")
+        # The placement fixture turns the new policy defaults off.
+        self.flags(enforce_new_defaults=True, group="oslo_policy")
+        nova.policy.reset()
+        nova.policy.init(suppress_deprecation_warnings=True)
+        # The stub context drops the request id and calls only the user
+        # "admin" an admin; the real one reads what token_auth sets.
+        nova_auth.NovaKeystoneContext._create_context = _REAL_CREATE_CONTEXT
+
+
+def start(port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, Callable[[], None]]:
+    """Bring Nova up and serve it; returns the server and a stop function."""
+    cloud = _DevCloud()
+    cloud.setUp()
+    cloud.make_honest()
+    app = token_auth(cloud.api_fixture.app())
+    server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return server, stop
+
+
+def serve_forever(port: int, host: str = "127.0.0.1", on_ready: Callable[[str], None] | None = None) -> None:
+    """Run devcloud in this process until SIGINT or SIGTERM."""
+    server, stop = start(port, host)
+    endpoint = f"http://{host}:{server.server_port}/v2.1"
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if on_ready is not None:
+        on_ready(endpoint)
+    server.serve_forever(poll_interval=0.2)

@@ -1,0 +1,84 @@
+"""Start and stop devcloud as a child process (for tests, the demo, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+
+class DevCloudProcess:
+    """``vnext-proxy devcloud`` in a subprocess; ``endpoint`` once it is ready."""
+
+    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.endpoint: str | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+
+    def start(self, timeout: float = 120.0) -> str:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "vnext_proxy", "devcloud", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w", encoding="utf-8")
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            seen.append(line)
+            if line.startswith("READY "):
+                self.endpoint = line.split()[1]
+                return self.endpoint
+        self.stop()
+        tail = "".join(seen[-20:])
+        raise RuntimeError(f"devcloud did not become ready within {timeout:g}s:\n{tail}")
+
+    def _pump(self, lines: queue.Queue[str | None]) -> None:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if self._log is not None:
+                self._log.write(line)
+                self._log.flush()
+            lines.put(line)
+        lines.put(None)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self) -> DevCloudProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""All I/O to Nova (and to Keystone, to find Nova) lives in this package."""

@@ -1,0 +1,13 @@
+"""Typed application state (aiohttp AppKeys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vnext_proxy.config import Settings
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.nova.client import NovaClient
+
+SETTINGS = web.AppKey("settings", Settings)
+MAPPINGS = web.AppKey("mappings", MappingSet)
+NOVA = web.AppKey("nova", NovaClient)
