@@ -101,9 +101,7 @@ def _index(node: yaml.Node, path: KeyPath, doc: YamlDocument, loader: yaml.SafeL
                 continue
             child = (*path, str(key) if not isinstance(key, str) else key)
             if key in seen:
-                doc.problems.append(
-                    Problem(doc.file, key_node.start_mark.line + 1, dotted(child), "duplicate key")
-                )
+                doc.problems.append(Problem(doc.file, key_node.start_mark.line + 1, dotted(child), "duplicate key"))
             seen.add(key)
             doc.lines[child] = key_node.start_mark.line + 1
             _index(value_node, child, doc, loader)

@@ -24,12 +24,13 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import nova.policy
-from nova.api import auth as nova_auth
-
 # nova.tests.functional patches (or poisons) eventlet when imported, so it
 # goes before any other nova module.
 from nova.tests.functional import integrated_helpers
+
+# isort: split
+import nova.policy
+from nova.api import auth as nova_auth
 
 from vnext_proxy.devcloud.auth import token_auth
 

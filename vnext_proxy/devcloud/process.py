@@ -22,6 +22,7 @@ class DevCloudProcess:
         self.endpoint: str | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
+        self._pump_thread = threading.Thread()
 
     def start(self, timeout: float = 120.0) -> str:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -37,7 +38,8 @@ class DevCloudProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w", encoding="utf-8")
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, args=(lines,), daemon=True)
+        self._pump_thread.start()
         deadline = time.monotonic() + timeout
         seen: list[str] = []
         while time.monotonic() < deadline:
@@ -67,14 +69,23 @@ class DevCloudProcess:
 
     def stop(self, timeout: float = 15.0) -> None:
         proc = self._proc
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # The pump ends at EOF; only then may its pipe and log be closed.
+        self._pump_thread.join(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._proc = None
 
     def __enter__(self) -> DevCloudProcess:
         self.start()

@@ -87,9 +87,7 @@ def _link_vars(rendered: Mapping[str, Any]) -> dict[str, Any]:
     return {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
 
 
-def render_response(
-    route: Route, mappings: MappingSet, bodies: Mapping[str, Any], request_path: str
-) -> VNextResponse:
+def render_response(route: Route, mappings: MappingSet, bodies: Mapping[str, Any], request_path: str) -> VNextResponse:
     """Build the vNext answer for a route from the Nova bodies, by call name."""
     spec = route.response
     if spec.hook is not None:

@@ -72,9 +72,7 @@ class _Builder:
         for name, raw in doc.data.get("objects", {}).items():
             path: KeyPath = ("objects", name)
             if name in self.objects:
-                self.problems.append(
-                    doc.problem(path, f"object already defined at {self.objects[name].source}")
-                )
+                self.problems.append(doc.problem(path, f"object already defined at {self.objects[name].source}"))
                 continue
             fields = self._fields(doc, (*path, "fields"), raw["fields"])
             links = tuple(raw.get("links", {}).items())
@@ -108,9 +106,7 @@ class _Builder:
                     default=value.get("default"),
                     hook=hook,
                     const=value.get("const"),
-                    fields=self._fields(doc, (*fpath, "fields"), value["fields"])
-                    if "fields" in value
-                    else None,
+                    fields=self._fields(doc, (*fpath, "fields"), value["fields"]) if "fields" in value else None,
                 )
             )
         return tuple(specs)
@@ -132,9 +128,7 @@ class _Builder:
         if status == "not_applicable" and "not_applicable" not in raw:
             self.problems.append(doc.problem(path, "a not_applicable route must say why (not_applicable:)"))
         if status != "not_applicable" and not calls and response.hook is None:
-            self.problems.append(
-                doc.problem(path, "nothing would build the response: add nova calls or a hook")
-            )
+            self.problems.append(doc.problem(path, "nothing would build the response: add nova calls or a hook"))
         gap = raw.get("gap")
         na = raw.get("not_applicable")
         route = Route(
@@ -154,9 +148,7 @@ class _Builder:
         )
         return route if len(self.problems) == errors_before else None
 
-    def _template_vars(
-        self, doc: YamlDocument, path: KeyPath, uri: str
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _template_vars(self, doc: YamlDocument, path: KeyPath, uri: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         try:
             uritemplate.URITemplate(uri)
         except Exception as exc:  # uritemplate raises plain ValueError/TypeError
@@ -175,9 +167,7 @@ class _Builder:
             for name in names:
                 if not _VARNAME.match(name):
                     self.problems.append(
-                        doc.problem(
-                            path, f"expression {position + 1} '{{{body}}}': '{name}' is not a plain variable"
-                        )
+                        doc.problem(path, f"expression {position + 1} '{{{body}}}': '{name}' is not a plain variable")
                     )
                 elif name in path_vars or name in query_vars:
                     self.problems.append(doc.problem(path, f"variable '{name}' appears twice"))
@@ -216,9 +206,7 @@ class _Builder:
             self.problems.append(doc.problem((*path, "hook"), f"unknown body hook '{hook}'"))
         source: tuple[str, ...] = tuple(raw["from"].split(".")) if "from" in raw else ()
         if source and source[0] not in {c.name for c in calls}:
-            self.problems.append(
-                doc.problem((*path, "from"), f"'{source[0]}' names no nova call of this route")
-            )
+            self.problems.append(doc.problem((*path, "from"), f"'{source[0]}' names no nova call of this route"))
         if "object" in raw:
             self.object_refs.append((raw["object"], doc.problem((*path, "object"), "")))
         return ResponseSpec(

@@ -36,15 +36,11 @@ class NovaAnswer:
 class NovaClient:
     """Sends planned calls to Nova with the caller's token and a microversion."""
 
-    def __init__(
-        self, session: aiohttp.ClientSession, settings: NovaSettings, resolver: EndpointResolver
-    ) -> None:
+    def __init__(self, session: aiohttp.ClientSession, settings: NovaSettings, resolver: EndpointResolver) -> None:
         self._session = session
         self._settings = settings
         self._resolver = resolver
-        self._timeout = aiohttp.ClientTimeout(
-            total=settings.request_timeout, sock_connect=settings.connect_timeout
-        )
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
 
     async def send(
         self,

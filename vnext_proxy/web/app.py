@@ -22,9 +22,7 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
     app[MAPPINGS] = mappings
     app.cleanup_ctx.append(_nova_client)
     for route in mappings.routes:
-        app.router.add_route(
-            route.method, route.path, RouteHandler(route), name=f"{route.rel}:{route.method}"
-        )
+        app.router.add_route(route.method, route.path, RouteHandler(route).handle, name=f"{route.rel}:{route.method}")
     return app
 
 

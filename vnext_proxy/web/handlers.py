@@ -27,7 +27,7 @@ class RouteHandler:
     def __init__(self, route: Route) -> None:
         self.route = route
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         route = self.route
         if route.not_applicable is not None:
             na = route.not_applicable
@@ -41,9 +41,7 @@ class RouteHandler:
             variables = dict(request.match_info)
             variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
             for call in route.nova:
-                answer = await nova.send(
-                    plan_call(call, variables), token=token, request_id=request[REQUEST_ID]
-                )
+                answer = await nova.send(plan_call(call, variables), token=token, request_id=request[REQUEST_ID])
                 if answer.request_id:
                     request[BACKEND_REQUEST_IDS].append(answer.request_id)
                 if not answer.ok:

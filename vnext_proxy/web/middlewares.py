@@ -14,7 +14,7 @@ from vnext_proxy.errors import VNextError
 log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-BACKEND_REQUEST_IDS: web.RequestKey[list[str]] = web.RequestKey("backend_request_ids")
+BACKEND_REQUEST_IDS = web.RequestKey("backend_request_ids", list[str])
 
 _REQUEST_ID_FORMAT = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -26,12 +26,12 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     offered = request.headers.get("X-OpenStack-Request-ID", "")
     request_id = offered if _REQUEST_ID_FORMAT.match(offered) else f"req-{uuid.uuid4()}"
     request[REQUEST_ID] = request_id
-    backend_ids: list[str] = []
-    request[BACKEND_REQUEST_IDS] = backend_ids
+    request[BACKEND_REQUEST_IDS] = []
     response = await handler(request)
     response.headers["X-OpenStack-Request-ID"] = request_id
-    if request[BACKEND_REQUEST_IDS]:
-        response.headers["X-VNext-Backend-Request-Ids"] = ",".join(request[BACKEND_REQUEST_IDS])
+    backend_ids = request[BACKEND_REQUEST_IDS]
+    if backend_ids:
+        response.headers["X-VNext-Backend-Request-Ids"] = ",".join(backend_ids)
     return response
 
 

@@ -1,0 +1,66 @@
+"""Shared fixtures. One devcloud (the real Nova) serves the whole test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from vnext_proxy.config import NovaSettings, Settings
+from vnext_proxy.devcloud.process import DevCloudProcess
+from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mappings() -> MappingSet:
+    return load_mappings(ROOT / "mappings")
+
+
+@pytest.fixture(scope="session")
+def devcloud() -> Iterator[str]:
+    """Start devcloud once, on a free port; yields Nova's endpoint (…/v2.1)."""
+    cloud = DevCloudProcess(port=0, log_path=ROOT / "var" / "test-devcloud.log")
+    cloud.start()
+    assert cloud.endpoint is not None
+    try:
+        yield cloud.endpoint
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def proxy_settings(devcloud: str) -> Settings:
+    return Settings(nova=NovaSettings(endpoint=devcloud))
+
+
+@pytest.fixture
+async def proxy(aiohttp_client, proxy_settings: Settings, mappings: MappingSet) -> TestClient:  # type: ignore[no-untyped-def]
+    """The proxy, in this process, in front of devcloud."""
+    return await aiohttp_client(create_app(proxy_settings, mappings))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "devcloud" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.devcloud)
+
+
+@pytest.fixture(scope="session")
+def nova_as(devcloud: str):  # type: ignore[no-untyped-def]
+    """openstacksdk, talking to devcloud directly: how tests see the effect in Nova."""
+    import openstack
+    from keystoneauth1 import session, token_endpoint
+
+    def connect(token: str, microversion: str = "2.100") -> openstack.connection.Connection:
+        sess = session.Session(auth=token_endpoint.Token(devcloud, token))
+        return openstack.connection.Connection(
+            session=sess, compute_endpoint_override=devcloud, compute_api_version=microversion
+        )
+
+    return connect
