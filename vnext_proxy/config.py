@@ -7,6 +7,7 @@ stops start-up with the file, line, key path and reason.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ TASK_ACTIONS = (
 )  # fmt: skip
 
 _SECONDS = {"type": "number", "exclusiveMinimum": 0}
+
+DEFAULT_ID_NAMESPACE = uuid.UUID("5f1d3b52-8c0e-4f4e-9a57-7d0f3c9e6a21")
 
 _CREDENTIALS = {
     "type": "object",
@@ -103,6 +106,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {"level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}},
         },
         "mappings_dir": {"type": "string", "minLength": 1},
+        "id_namespace": {
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        },
     },
 }
 
@@ -154,6 +161,9 @@ class Settings:
     store_url: str = "sqlite:///var/vnext-proxy.sqlite3"
     log_level: str = "INFO"
     mappings_dir: Path = Path(__file__).resolve().parent.parent / "mappings"
+    #: Namespace of the UUIDv5 ids given to Nova ids that are not UUIDs.
+    #: Changing it changes every such id, so keep it stable once serving.
+    id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
 
 
 def load_settings(path: Path) -> Settings:
@@ -185,6 +195,8 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
     extra: dict[str, Any] = {}
     if "mappings_dir" in raw:
         extra["mappings_dir"] = (base_dir / raw["mappings_dir"]).resolve()
+    if "id_namespace" in raw:
+        extra["id_namespace"] = uuid.UUID(raw["id_namespace"])
     return Settings(
         nova=NovaSettings(
             endpoint=nova.get("endpoint", "").rstrip("/") or None,

@@ -95,6 +95,8 @@ def _index(node: yaml.Node, path: KeyPath, doc: YamlDocument, loader: yaml.SafeL
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor": the anchor's own lines are indexed where it stands
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | bool | float) or key is None:
                 doc.problems.append(Problem(doc.file, key_node.start_mark.line + 1, dotted(path), "bad key"))

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from vnext_proxy.mapping.engine import plan_call, render_response
-from vnext_proxy.mapping.model import MappingSet, NovaCall
+import uuid
+
+import pytest
+
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE
+from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping import engine
+from vnext_proxy.mapping.hooks import RenderContext
+from vnext_proxy.mapping.model import Filter, MappingSet, NovaCall
+
+CTX = RenderContext(id_namespace=DEFAULT_ID_NAMESPACE)
 
 # A flavor as Nova 34 shows it at 2.61.
 NOVA_FLAVOR = {
@@ -19,38 +28,186 @@ NOVA_FLAVOR = {
     "extra_specs": {"vnext:tags": "gpu,hpc", "hw:numa_nodes": "1"},
 }
 
+# A server as Nova 34 shows it to an admin at 2.100 (trimmed to what is read).
+NOVA_SERVER = {
+    "id": "4bc17469-d2c0-40a3-8e4b-75b9271f97b2",
+    "tenant_id": "6f70656e737461636b20342065766572",
+    "user_id": "a1000000000040008000000000000a01",
+    "OS-EXT-SRV-ATTR:hostname": "web-one",
+    "OS-EXT-SRV-ATTR:host": "compute2",
+    "OS-EXT-SRV-ATTR:root_device_name": "/dev/sda",
+    "OS-SRV-USG:launched_at": "2026-11-27T07:47:32.277748",
+    "OS-EXT-STS:vm_state": "soft-delete",
+    "OS-EXT-STS:power_state": 0,
+    "OS-EXT-AZ:availability_zone": "nova",
+    "image": {"id": "155d900f-4e14-4e4c-a73d-069cbf4541e6"},
+    "flavor": {"vcpus": 1, "ram": 512, "disk": 1, "swap": 0},
+    "key_name": "k1",
+    "accessIPv4": "203.0.113.9",
+    "accessIPv6": "",
+    "addresses": {
+        "private": [
+            {"version": 4, "addr": "10.0.0.5", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+            {"version": 6, "addr": "fd00::5", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+            {"version": 4, "addr": "198.51.100.7", "OS-EXT-IPS:type": "floating",
+             "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+        ],
+        "other": [
+            {"version": 4, "addr": "10.1.0.9", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:02"}
+        ],
+    },
+    "metadata": {"role": "web"},
+    "tags": ["linux"],
+    "server_groups": ["2345d363-85ae-4700-bf89-a88414a00427"],
+}  # fmt: skip
+
+
+def route(mappings: MappingSet, rel: str, method: str = "GET"):  # type: ignore[no-untyped-def]
+    (found,) = [r for r in mappings.routes if r.rel == rel and r.method == method]
+    return found
+
 
 def test_plan_expands_path_and_drops_absent_query() -> None:
-    call = NovaCall("nova", "GET", "/flavors/{id}", (2, 61), (("limit", "{limit}"), ("marker", "{marker}")))
-    planned = plan_call(call, {"id": "a b", "limit": "5"})
+    call = NovaCall("nova", "GET", "/flavors/{id}", (2, 61), (("limit", "{limit}"), ("name", "^{name}$")))
+    planned = engine.plan_call(call, {"id": "a b", "name": "x.y"})
     assert planned.path == "/flavors/a%20b"
-    assert planned.query == (("limit", "5"),)
+    # Query values go raw: the HTTP client encodes them once.
+    assert planned.query == (("name", "^x.y$"),)
 
 
-def test_server_types_list_renders_vnext_objects(mappings: MappingSet) -> None:
-    (route,) = [r for r in mappings.routes if r.rel == "server_types" and r.method == "GET"]
-    result = render_response(route, mappings, {"nova": {"flavors": [NOVA_FLAVOR]}}, "/server_types?limit=1")
-    assert result.status == 200
-    (item,) = result.body["server_types"]
+def test_ids_translate_to_stable_uuids_and_keep_uuids() -> None:
+    one = engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
+    assert one == engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
+    assert one is not None
+    assert uuid.UUID(one).version == 5
+    assert one != engine.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "1")
+    assert one != engine.vnext_id(uuid.uuid4(), "flavor", "1")
+    kept = "7a6aba30-a3c0-11e3-a5e2-0800200c9a66"
+    assert engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", kept.upper()) == kept
+    assert engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "") is None
+
+
+def test_timestamps_become_utc_with_z() -> None:
+    assert engine.format_timestamp("2026-11-27T07:47:32.277748") == "2026-11-27T07:47:32Z"
+    assert engine.format_timestamp("2026-11-27T07:47:32Z") == "2026-11-27T07:47:32Z"
+    assert engine.format_timestamp("2026-11-27T08:47:32+01:00") == "2026-11-27T07:47:32Z"
+    assert engine.format_timestamp(None) is None
+
+
+def test_server_type_renders_as_vnext(mappings: MappingSet) -> None:
+    item = engine.render_object(mappings.objects["server_type"], NOVA_FLAVOR, CTX)
+    flavor_uuid = engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "42")
     assert item == {
-        "id": "42",
+        "id": flavor_uuid,
         "name": "m1.test",
         "description": "a test flavor",
         "visibility": "PRIVATE",
         "spec": {"memory_mb": 1024, "root_disk_gb": 10, "cpu_units": 2, "swap_mb": 0, "rxtx_factor": 1.5},
         "tags": ["gpu", "hpc"],
-        "_links": {"self": {"href": "/server_types/42"}, "describedby": {"href": "/schemas/server_type"}},
+        "_links": {"self": {"href": f"/server_types/{flavor_uuid}"}, "describedby": {"href": "/schemas/server_type"}},
     }
-    assert result.body["_links"] == {"self": {"href": "/server_types?limit=1"}}
+
+
+def test_server_renders_every_attribute(mappings: MappingSet) -> None:
+    attachments = {"volumeAttachments": [{"volumeId": "6ca404f3-d844-4169-bb96-bc792f37de98", "device": "/dev/sdb"}]}
+    result = engine.render_response(
+        route(mappings, "server"), mappings, {"nova": {"server": NOVA_SERVER}, "volumes": attachments}, "/x", CTX
+    )
+    server = result.body
+    assert server["hostname"] == "web-one"
+    assert server["project_id"] == NOVA_SERVER["tenant_id"]
+    assert server["launched_by"] == NOVA_SERVER["user_id"]
+    assert server["launched_at"] == "2026-11-27T07:47:32Z"
+    assert server["virt_state"] == "TERMINATED"
+    assert server["power_state"] == "SHUTDOWN"
+    assert (
+        server["region_id"]
+        == server["placement_id"]
+        == engine.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "nova")
+    )
+    assert server["launch_keypair_id"] == str(uuid.uuid5(DEFAULT_ID_NAMESPACE, f"keypair:{NOVA_SERVER['user_id']}:k1"))
+    assert server["template_id"] == NOVA_SERVER["image"]["id"]  # type: ignore[index]
+    assert server["spec"] == {"memory_mb": 512, "root_disk_gb": 1, "cpu_units": 1, "swap_mb": 0}
+    assert server["networking"] == {
+        "interfaces": {
+            "eth0": {"mac": "fa:16:3e:00:00:01", "ip4": "10.0.0.5", "ip6": "fd00::5"},
+            "eth1": {"mac": "fa:16:3e:00:00:02", "ip4": "10.1.0.9"},
+        },
+        "access": {"ip4": ["198.51.100.7", "203.0.113.9"], "ip6": []},
+    }
+    assert server["block_devices"] == [
+        {"type": "EPHEMERAL", "device": "/dev/sda"},
+        {"type": "PERSISTENT", "device": "/dev/sdb", "volume_id": "6ca404f3-d844-4169-bb96-bc792f37de98"},
+    ]
+    assert server["properties"] == {"role": "web"}
+    assert server["tags"] == ["linux"]
+    assert server["group_id"] == "2345d363-85ae-4700-bf89-a88414a00427"
+    assert server["_elevated"] == {"compute_node_hostname": "compute2"}
+    assert server["_links"]["rel/server_tasks"] == {"href": f"/servers/{NOVA_SERVER['id']}/tasks"}
+
+
+def test_members_get_no_elevated_attributes(mappings: MappingSet) -> None:
+    member_view = {k: v for k, v in NOVA_SERVER.items() if not k.startswith("OS-EXT-SRV-ATTR:h")}
+    member_view["OS-EXT-SRV-ATTR:hostname"] = "web-one"
+    del member_view["OS-EXT-SRV-ATTR:root_device_name"]
+    server = engine.render_object(mappings.objects["server"], member_view, CTX)
+    assert server["_elevated"] == {}
+    assert server["block_devices"] == []
+
+
+def test_head_answers_states_as_headers(mappings: MappingSet) -> None:
+    result = engine.render_response(
+        route(mappings, "server", "HEAD"), mappings, {"nova": {"server": NOVA_SERVER}}, "/x", CTX
+    )
+    assert result.body is None
+    assert result.headers == {
+        "X-OpenStack-Compute-Server-Virt-State": "TERMINATED",
+        "X-OpenStack-Compute-Server-Power-State": "SHUTDOWN",
+    }
+
+
+def test_select_finds_by_id_or_name_and_404s(mappings: MappingSet) -> None:
+    types = route(mappings, "server_type")
+    bodies = {"nova": {"flavors": [NOVA_FLAVOR]}}
+    by_name = engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": "m1.test"}).body
+    by_id = engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": by_name["id"]}).body
+    assert by_id == by_name
+    with pytest.raises(VNextError) as info:
+        engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": "42"})
+    assert info.value.status == 404
+
+
+def test_filters_split_between_nova_and_proxy() -> None:
+    virt = Filter("virt_state", ("virt_state",), "vm_state", (2, 83), (("ACTIVE", "active"),))
+    tag = Filter("tag", ("tags",), match="contains")
+    values = {"virt_state": ["ACTIVE"], "tag": ["gpu"]}
+    to_nova, in_proxy = engine.split_filters([virt, tag], (2, 100), values)
+    assert to_nova == [("vm_state", "active")]
+    assert in_proxy == [tag]
+    # Too old a microversion, two values, or no Nova value: the proxy filters.
+    assert engine.split_filters([virt], (2, 60), values) == ([], [virt])
+    assert engine.split_filters([virt], (2, 100), {"virt_state": ["ACTIVE", "PAUSED"]}) == ([], [virt])
+    assert engine.split_filters([virt], (2, 100), {"virt_state": ["TERMINATED"]}) == ([], [virt])
+
+
+def test_proxy_paging_and_bad_filter_values() -> None:
+    items = [{"id": str(n)} for n in range(5)]
+    assert engine.page_in_proxy(items, None, 2) == ([{"id": "0"}, {"id": "1"}], True)
+    assert engine.page_in_proxy(items, "2", 2) == ([{"id": "3"}, {"id": "4"}], False)
+    with pytest.raises(VNextError):
+        engine.page_in_proxy(items, "nope", 2)
+    since = Filter("since", ("launched_at",), match="after")
+    with pytest.raises(VNextError) as info:
+        engine.check_filter_values([since], {"since": ["yesterday"]})
+    assert info.value.field == "since"
+    assert engine.page_href("/s", [("limit", "2"), ("marker", "a")], "b") == "/s?limit=2&marker=b"
 
 
 def test_json_home_lists_every_route(mappings: MappingSet) -> None:
-    (root,) = [r for r in mappings.routes if r.rel == "root"]
-    home = render_response(root, mappings, {}, "/").body
-    assert root.response.content_type == "application/json-home"
+    home = engine.render_response(route(mappings, "root"), mappings, {}, "/", CTX).body
     rels = {f"rel/{r.rel}" for r in mappings.routes if r.status != "not_applicable"}
     assert set(home["resources"]) == rels
     types = home["resources"]["rel/server_types"]
-    assert types["href-template"] == "/server_types{?limit,marker}"
-    assert types["href-vars"] == {"limit": "param/limit", "marker": "param/marker"}
-    assert types["hints"]["allow"] == ["GET"]
+    assert types["href-template"] == "/server_types{?limit,marker,tag}"
+    assert types["href-vars"] == {"limit": "param/limit", "marker": "param/marker", "tag": "param/tag"}
+    assert home["resources"]["rel/server"]["hints"]["allow"] == ["GET", "HEAD"]

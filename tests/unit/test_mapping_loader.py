@@ -16,6 +16,7 @@ GOOD_ROUTE = """
     uri: /things/{thing_id}
     summary: a thing
     status: mapped
+    gap: Retrieve a thing
     nova:
       - method: GET
         path: /flavors/{thing_id}
@@ -28,6 +29,22 @@ objects:
     fields:
       id: id
 """
+
+
+GAP_TABLE = """
+### Things
+
+Purpose | v2/3 call | vNext call
+--------|-----------|-----------
+Retrieve a thing | `GET /{project}/things/{id}` | `GET /things/{id}`
+"""
+
+
+@pytest.fixture(autouse=True)
+def gap_tables(tmp_path: Path) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "gap-analysis.md").write_text(GAP_TABLE)
+    (tmp_path / "spec" / "gap-analysis-later.md").write_text(GAP_TABLE)
 
 
 def problems(tmp_path: Path, **files: str) -> list[str]:
@@ -59,7 +76,7 @@ def test_unknown_key(tmp_path: Path) -> None:
 def test_unbound_nova_placeholder(tmp_path: Path) -> None:
     found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE.replace("/flavors/{thing_id}", "/flavors/{id}"))
     assert found == [
-        f"{tmp_path.name}/a.yaml:14: routes[0].nova[0].path: placeholder '{{id}}' is not bound by the vNext route"
+        f"{tmp_path.name}/a.yaml:15: routes[0].nova[0].path: placeholder '{{id}}' is not bound by the vNext route"
     ]
 
 
@@ -77,6 +94,7 @@ def test_bad_uri_template(tmp_path: Path) -> None:
 
 def test_colliding_routes_across_files(tmp_path: Path) -> None:
     other = "routes:" + GOOD_ROUTE.replace("{thing_id}", "{name}").replace("rel: things", "rel: things_by_name")
+    other = other.replace("    gap: Retrieve a thing\n", "")
     found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE, b=other)
     assert any(p.startswith(f"{tmp_path.name}/b.yaml:") and "collides with the route at" in p for p in found), found
 
@@ -85,3 +103,45 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
     found = problems(tmp_path, a="routes: 3\n", b="objects:\n  x: {fields: {}, extra: 1}\n", c="a: [\n")
     files = {p.split(":")[0] for p in found}
     assert files == {f"{tmp_path.name}/{n}.yaml" for n in "abc"}
+
+
+def test_gap_rows_must_all_be_mapped_once(tmp_path: Path) -> None:
+    (tmp_path / "spec" / "gap-analysis-later.md").write_text(GAP_TABLE + "Delete a thing | `DELETE x` | `DELETE y`\n")
+    found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE)
+    assert found == [
+        "spec/gap-analysis-later.md:7: Things: the gap row 'Delete a thing' (`DELETE y`) has no mapping entry"
+    ]
+    twice = problems(
+        tmp_path,
+        a=THING + "routes:" + GOOD_ROUTE + "gap_rows:\n  - {gap: Retrieve a thing, status: planned, note: x}\n",
+    )
+    assert any("already mapped at" in p for p in twice), twice
+    unknown = problems(
+        tmp_path, a=THING + "routes:" + GOOD_ROUTE.replace("gap: Retrieve a thing", "gap: Fetch a thing")
+    )
+    assert any("no gap-table row has the purpose 'Fetch a thing'" in p for p in unknown), unknown
+
+
+def test_value_maps_must_be_total(tmp_path: Path) -> None:
+    partial = (
+        THING
+        + """      state:
+        from: OS-EXT-STS:vm_state
+        enum: vm_state
+        map: {active: ACTIVE, building: BUILDING}
+"""
+        + "routes:"
+        + GOOD_ROUTE
+    )
+    (found,) = problems(tmp_path, a=partial)
+    assert found.startswith(f"{tmp_path.name}/a.yaml:9: objects.thing.fields.state.map: not total over Nova's vm_state")
+    assert "paused, suspended" in found
+
+
+def test_placeholders_in_queries_and_when(tmp_path: Path) -> None:
+    bad = GOOD_ROUTE.replace(
+        'min_microversion: "2.1"', 'min_microversion: "2.1"\n        query: {name: "{nope}"}\n        when: other.x'
+    )
+    found = problems(tmp_path, a=THING + "routes:" + bad)
+    assert any("nova[0].query.name: placeholder '{nope}' is not bound" in p for p in found), found
+    assert any("nova[0].when: 'other' names no earlier nova call" in p for p in found), found

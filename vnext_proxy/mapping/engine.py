@@ -6,16 +6,23 @@ Nothing here does I/O, so every transform is tested without a network.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import uritemplate
 
-from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext
-from vnext_proxy.mapping.model import FieldSpec, MappingSet, NovaCall, ObjectSpec, Route
+from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
+from vnext_proxy.mapping.model import FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
 
 log = logging.getLogger(__name__)
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -37,31 +44,79 @@ class VNextResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def plan_call(call: NovaCall, variables: Mapping[str, str]) -> PlannedCall:
+def plan_call(call: NovaCall, variables: Mapping[str, str], extra_query: Iterable[tuple[str, str]] = ()) -> PlannedCall:
     """Expand one declared Nova call with the request's variables."""
     path: str = uritemplate.expand(call.path, dict(variables))
     query = []
     for key, template in call.query:
-        value = uritemplate.expand(template, dict(variables)) if "{" in template else template
+        value = _substitute(template, variables)
         # A template whose variables were all absent drops the parameter.
         if value:
             query.append((key, value))
-    return PlannedCall(call.name, call.method, path, tuple(query))
+    return PlannedCall(call.name, call.method, path, (*query, *extra_query))
 
 
-def lookup(obj: Any, path: tuple[str, ...]) -> Any:
+def _substitute(template: str, variables: Mapping[str, str]) -> str:
+    """Query values are sent raw (the HTTP client encodes them); a value
+    whose variable is absent comes out empty, which drops the parameter."""
+    out = template
+    for match in _PLACEHOLDER.finditer(template):
+        value = variables.get(match.group(1))
+        if not value:
+            return ""
+        out = out.replace(match.group(0), value)
+    return out
+
+
+def call_is_needed(call: NovaCall, bodies: Mapping[str, Any]) -> bool:
+    return call.when is None or bool(lookup(bodies, call.when))
+
+
+def lookup(obj: Any, path: Sequence[str]) -> Any:
+    """Follow a key path; a numeric part indexes a list (server_groups.0)."""
     for part in path:
-        if not isinstance(obj, Mapping):
+        if isinstance(obj, Mapping):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and part.isdigit():
+            obj = obj[int(part)] if int(part) < len(obj) else None
+        else:
             return None
-        obj = obj.get(part)
     return obj
 
 
-def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any]) -> Any:
+def vnext_id(namespace: uuid.UUID, kind: str, nova_id: Any) -> str | None:
+    """A stable UUID for a Nova id that is not one (flavor "1", an AZ name).
+
+    Ids that already are UUIDs are kept, so nothing needs storing: the way
+    back is to compute this for each candidate and compare.
+    """
+    if nova_id is None or nova_id == "":
+        return None
+    text = str(nova_id)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return str(uuid.uuid5(namespace, f"{kind}:{text}"))
+
+
+def format_timestamp(value: Any) -> str | None:
+    """Nova mixes '2026-01-02T03:04:05Z' and '2026-01-02T03:04:05.123456';
+    vNext shows ISO 8601 in UTC with a Z, to the second."""
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> Any:
+    if spec.when is not None and lookup(nova_obj, spec.when) is None:
+        return spec.otherwise
     if spec.fields is not None:
-        return {f.name: render_field(f, nova_obj) for f in spec.fields}
+        return {f.name: render_field(f, nova_obj, ctx) for f in spec.fields}
     if spec.hook is not None:
-        return FIELD_HOOKS[spec.hook](dict(nova_obj))
+        return FIELD_HOOKS[spec.hook](nova_obj, ctx)
     if spec.source is None:
         return spec.const
     value = lookup(nova_obj, spec.source)
@@ -72,33 +127,145 @@ def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any]) -> Any:
         if value is not None:
             log.warning("no vNext value for %s=%r in field %s", ".".join(spec.source), value, spec.name)
         return spec.default
+    if spec.translate is not None:
+        value = vnext_id(ctx.id_namespace, spec.translate, value)
+    if spec.format == "timestamp":
+        value = format_timestamp(value)
     return spec.default if value is None else value
 
 
-def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any]) -> dict[str, Any]:
-    rendered = {f.name: render_field(f, nova_obj) for f in spec.fields}
-    rendered["_links"] = {
-        rel: {"href": uritemplate.expand(template, _link_vars(rendered))} for rel, template in spec.links
-    }
+def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+    rendered = {f.name: render_field(f, nova_obj, ctx) for f in spec.fields}
+    link_vars: dict[str, Any] = {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
+    rendered["_links"] = {rel: {"href": uritemplate.expand(template, link_vars)} for rel, template in spec.links}
     return rendered
 
 
-def _link_vars(rendered: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
+def select_item(items: Sequence[dict[str, Any]], selector: Selector, wanted: str) -> dict[str, Any] | None:
+    """The first rendered item whose selector fields equal ``wanted``, in field order
+    (so an id match wins over a name match)."""
+    for name in selector.fields:
+        for item in items:
+            if lookup(item, name.split(".")) == wanted:
+                return item
+    return None
 
 
-def render_response(route: Route, mappings: MappingSet, bodies: Mapping[str, Any], request_path: str) -> VNextResponse:
-    """Build the vNext answer for a route from the Nova bodies, by call name."""
+def matches(item: Mapping[str, Any], filt: Filter, wanted: Sequence[str]) -> bool:
+    value = lookup(item, filt.field)
+    if filt.match == "contains":
+        return isinstance(value, list) and any(w in value for w in wanted)
+    if filt.match == "after":
+        return isinstance(value, str) and any(value > (format_timestamp(w) or "") for w in wanted)
+    return str(value) in wanted
+
+
+def nova_filter_value(filt: Filter, wanted: str) -> str | None:
+    """The Nova form of a vNext filter value, or None when Nova has no such value."""
+    if filt.to_nova is None:
+        return wanted
+    for vnext_value, nova_value in filt.to_nova:
+        if str(vnext_value) == wanted:
+            return str(nova_value)
+    return None
+
+
+def split_filters(
+    filters: Sequence[Filter], microversion: tuple[int, int], values: Mapping[str, Sequence[str]]
+) -> tuple[list[tuple[str, str]], list[Filter]]:
+    """Decide, per requested filter, whether Nova applies it or the proxy does."""
+    to_nova: list[tuple[str, str]] = []
+    in_proxy: list[Filter] = []
+    for filt in filters:
+        wanted = values.get(filt.var)
+        if not wanted:
+            continue
+        nova_values = [nova_filter_value(filt, w) for w in wanted]
+        if (
+            filt.nova_param is not None
+            and filt.min_microversion is not None
+            and filt.min_microversion <= microversion
+            and len(wanted) == 1
+            and None not in nova_values
+        ):
+            to_nova.append((filt.nova_param, str(nova_values[0])))
+        else:
+            in_proxy.append(filt)
+    return to_nova, in_proxy
+
+
+def check_filter_values(filters: Sequence[Filter], values: Mapping[str, Sequence[str]]) -> None:
+    """Refuse, naming the parameter, filter values that could never match."""
+    for filt in filters:
+        if filt.match == "after":
+            for wanted in values.get(filt.var, ()):
+                try:
+                    format_timestamp(wanted)
+                except ValueError:
+                    raise VNextError(
+                        400, f"{filt.var} must be an ISO 8601 date and time, got {wanted!r}", field=filt.var
+                    ) from None
+
+
+def keep(item: Mapping[str, Any], filters: Sequence[Filter], values: Mapping[str, Sequence[str]]) -> bool:
+    return all(matches(item, f, values[f.var]) for f in filters)
+
+
+def page_in_proxy(items: Sequence[dict[str, Any]], marker: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """One page of an already filtered collection; True when more follow."""
+    start = 0
+    if marker is not None:
+        ids = [item.get("id") for item in items]
+        if marker not in ids:
+            raise VNextError(400, f"marker {marker} is not in this collection", field="marker")
+        start = ids.index(marker) + 1
+    page = list(items[start : start + limit])
+    return page, start + limit < len(items)
+
+
+def page_href(path: str, query: Iterable[tuple[str, str]], marker: str | None) -> str:
+    kept = [(k, v) for k, v in query if k != "marker"]
+    if marker is not None:
+        kept.append(("marker", marker))
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def list_body(key: str, items: list[dict[str, Any]], self_href: str, next_href: str | None) -> dict[str, Any]:
+    links: dict[str, Any] = {"self": {"href": self_href}}
+    if next_href is not None:
+        links["next"] = {"href": next_href}
+    return {key: items, "_links": links}
+
+
+def render_response(
+    route: Route,
+    mappings: MappingSet,
+    bodies: Mapping[str, Any],
+    request_path: str,
+    ctx: RenderContext,
+    variables: Mapping[str, str] | None = None,
+) -> VNextResponse:
+    """Build the vNext answer for a single-object or hook route."""
     spec = route.response
     if spec.hook is not None:
-        body = BODY_HOOKS[spec.hook](BodyContext(mappings=mappings, path=request_path))
+        body = BODY_HOOKS[spec.hook](BodyContext(mappings=mappings, path=request_path, variables=variables or {}))
         return VNextResponse(spec.status, body, spec.content_type)
-    source = lookup(bodies, spec.source) if spec.source else None
+    if spec.source == ("request",):
+        source: Any = dict(variables or {})
+    else:
+        source = lookup(bodies, spec.source) if spec.source else None
     if spec.object is None:
         return VNextResponse(spec.status, source, spec.content_type)
     obj_spec = mappings.objects[spec.object]
-    if spec.list_key is not None:
-        items = [render_object(obj_spec, item) for item in source or []]
-        body = {spec.list_key: items, "_links": {"self": {"href": request_path}}}
-        return VNextResponse(spec.status, body, spec.content_type)
-    return VNextResponse(spec.status, render_object(obj_spec, source or {}), spec.content_type)
+    if spec.select is not None:
+        wanted = (variables or {}).get(spec.select.var, "")
+        rendered_items = [render_object(obj_spec, item, ctx) for item in source or []]
+        found = select_item(rendered_items, spec.select, wanted)
+        if found is None:
+            raise VNextError(404, f"No {spec.object.replace('_', ' ')} {wanted!r} was found, or it is not yours")
+        rendered = found
+    else:
+        # Other calls' answers are visible to hooks under "_calls".
+        rendered = render_object(obj_spec, {**(source or {}), "_calls": bodies}, ctx)
+    headers = {name: str(lookup(rendered, field_path.split("."))) for name, field_path in spec.headers}
+    return VNextResponse(spec.status, rendered if spec.body else None, spec.content_type, headers)

@@ -1,7 +1,8 @@
 """The JSON-Schema of a mapping file: what keys exist and what they hold.
 
 Structural checks live here; cross-references (hooks, objects, template
-variables, duplicate routes) are checked by the loader.
+variables, gap rows, duplicate routes, total value maps) are checked by the
+loader.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 _HTTP_METHOD = {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]}
 _MICROVERSION = {"type": "string", "pattern": r"^2\.[0-9]{1,3}$"}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+_PATH = {"type": "string", "minLength": 1}
+_GAP = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
 _FIELD: dict[str, Any] = {
     # A field is a Nova key path (the short form) or a mapping that says more.
@@ -20,15 +23,33 @@ _FIELD: dict[str, Any] = {
         "additionalProperties": False,
         "minProperties": 1,
         "properties": {
-            "from": {"type": "string", "minLength": 1},
+            "from": _PATH,
             "map": {"type": "object"},
+            "enum": {"enum": ["vm_state", "task_state", "power_state"]},
             "default": {},
+            "translate": {"enum": ["flavor", "availability_zone"]},
+            "format": {"enum": ["timestamp"]},
             "hook": _NAME,
             "const": {},
             "fields": {"$ref": "#/$defs/fields"},
+            "when": _PATH,
+            "otherwise": {},
         },
     },
     "else": {"minLength": 1},
+}
+
+_FILTER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["field"],
+    "properties": {
+        "field": _PATH,
+        "nova": {"type": "string", "minLength": 1},
+        "min_microversion": _MICROVERSION,
+        "to_nova": {"type": "object"},
+        "match": {"enum": ["equals", "contains", "after"]},
+    },
 }
 
 MAPPING_FILE_SCHEMA: dict[str, Any] = {
@@ -42,6 +63,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
             "propertyNames": _NAME,
             "additionalProperties": {"$ref": "#/$defs/object"},
         },
+        "gap_rows": {"type": "array", "items": {"$ref": "#/$defs/gap_row"}},
     },
     "$defs": {
         "fields": {"type": "object", "additionalProperties": _FIELD},
@@ -55,6 +77,18 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "links": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^/"}},
             },
         },
+        "gap_row": {
+            # A gap-table row served by something other than a route of its
+            # own (a task action), or not built yet.
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["gap", "status", "note"],
+            "properties": {
+                "gap": _GAP,
+                "status": {"enum": ["planned", "not_applicable", "mapped"]},
+                "note": {"type": "string", "minLength": 1},
+            },
+        },
         "route": {
             "type": "object",
             "additionalProperties": False,
@@ -66,17 +100,11 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "summary": {"type": "string", "minLength": 1},
                 "status": {"enum": ["mapped", "proxy", "not_applicable"]},
                 "auth": {"type": "boolean"},
-                "gap": {
+                "gap": _GAP,
+                "errors": {
                     "type": "object",
-                    "additionalProperties": False,
-                    "required": ["section", "purpose", "v2", "vnext", "spec"],
-                    "properties": {
-                        "section": {"type": "string"},
-                        "purpose": {"type": "string"},
-                        "v2": {"type": "string"},
-                        "vnext": {"type": "string"},
-                        "spec": {"enum": ["seed", "later"]},
-                    },
+                    "propertyNames": {"pattern": "^[45][0-9][0-9]$"},
+                    "additionalProperties": {"type": "integer", "minimum": 400, "maximum": 599},
                 },
                 "nova": {
                     "type": "array",
@@ -91,6 +119,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                             "path": {"type": "string", "pattern": "^/"},
                             "min_microversion": _MICROVERSION,
                             "query": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "when": _PATH,
                         },
                     },
                 },
@@ -100,10 +129,33 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "status": {"type": "integer", "minimum": 200, "maximum": 299},
                         "object": _NAME,
-                        "from": {"type": "string", "minLength": 1},
+                        "from": _PATH,
                         "list_key": _NAME,
                         "hook": _NAME,
                         "content_type": {"type": "string"},
+                        "body": {"type": "boolean"},
+                        "headers": {"type": "object", "additionalProperties": _PATH},
+                        "select": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["var", "fields"],
+                            "properties": {
+                                "var": _NAME,
+                                "fields": {"type": "array", "items": _PATH, "minItems": 1},
+                            },
+                        },
+                        "paging": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["mode"],
+                            "properties": {
+                                "mode": {"enum": ["nova", "proxy"]},
+                                "max_scan": {"type": "integer", "minimum": 1},
+                                "default_limit": {"type": "integer", "minimum": 1},
+                                "max_limit": {"type": "integer", "minimum": 1},
+                            },
+                        },
+                        "filters": {"type": "object", "additionalProperties": _FILTER},
                     },
                 },
                 "not_applicable": {

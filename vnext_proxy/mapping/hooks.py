@@ -8,11 +8,20 @@ Each hook says which gap-table row or spec section it serves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FieldHook = Callable[[dict[str, Any]], Any]
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What field hooks may read besides the Nova object."""
+
+    id_namespace: uuid.UUID
+
+
+FieldHook = Callable[[Mapping[str, Any], RenderContext], Any]
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,7 @@ class BodyContext:
 
     mappings: Any  # MappingSet; Any avoids an import cycle with model users
     path: str
+    variables: Mapping[str, str]
 
 
 BodyHook = Callable[[BodyContext], Any]
@@ -40,18 +50,67 @@ def body_hook(fn: BodyHook) -> BodyHook:
 
 
 @field_hook
-def flavor_swap_mb(flavor: dict[str, Any]) -> int:
+def flavor_swap_mb(flavor: Mapping[str, Any], ctx: RenderContext) -> int:
     """Server type spec.swap_mb: Nova shows no swap as "" below 2.75."""
     swap = flavor.get("swap")
     return swap if isinstance(swap, int) else 0
 
 
 @field_hook
-def flavor_tags(flavor: dict[str, Any]) -> list[str]:
+def flavor_tags(flavor: Mapping[str, Any], ctx: RenderContext) -> list[str]:
     """Server type tags: vNext types have tags, Nova keeps them in extra specs
     (``vnext:tags``, comma separated), as the gap table's extra-specs row says."""
     raw = (flavor.get("extra_specs") or {}).get("vnext:tags", "")
     return [t for t in str(raw).split(",") if t]
+
+
+@field_hook
+def server_keypair_id(server: Mapping[str, Any], ctx: RenderContext) -> str | None:
+    """launch_keypair_id: Nova knows a keypair by its owner and name only, so
+    its vNext id is a UUIDv5 of both (the launching user owns it)."""
+    name = server.get("key_name")
+    if not name:
+        return None
+    return str(uuid.uuid5(ctx.id_namespace, f"keypair:{server.get('user_id')}:{name}"))
+
+
+@field_hook
+def server_networking(server: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+    """networking: one interface per MAC (eth0, eth1, ... in Nova's order) with
+    its fixed addresses; floating and access IPs are the access addresses."""
+    interfaces: dict[str, dict[str, Any]] = {}
+    access: dict[str, list[str]] = {"ip4": [], "ip6": []}
+    by_mac: dict[str, dict[str, Any]] = {}
+    for addresses in (server.get("addresses") or {}).values():
+        for address in addresses:
+            family = f"ip{address.get('version', 4)}"
+            if address.get("OS-EXT-IPS:type") == "floating":
+                access[family].append(address["addr"])
+                continue
+            mac = address.get("OS-EXT-IPS-MAC:mac_addr", "")
+            interface = by_mac.get(mac)
+            if interface is None:
+                interface = by_mac[mac] = {"mac": mac}
+                interfaces[f"eth{len(interfaces)}"] = interface
+            interface.setdefault(family, address["addr"])
+    for family, key in (("ip4", "accessIPv4"), ("ip6", "accessIPv6")):
+        if server.get(key) and server[key] not in access[family]:
+            access[family].append(server[key])
+    return {"interfaces": interfaces, "access": access}
+
+
+@field_hook
+def server_block_devices(server: Mapping[str, Any], ctx: RenderContext) -> list[dict[str, Any]]:
+    """block_devices: the image-backed root disk (its device is shown to admins
+    only), then each attached volume with the device Nova reports."""
+    devices: list[dict[str, Any]] = []
+    root = server.get("OS-EXT-SRV-ATTR:root_device_name")
+    if server.get("image") and root:
+        devices.append({"type": "EPHEMERAL", "device": root})
+    attachments = ((server.get("_calls") or {}).get("volumes") or {}).get("volumeAttachments") or []
+    for attachment in attachments:
+        devices.append({"type": "PERSISTENT", "device": attachment.get("device"), "volume_id": attachment["volumeId"]})
+    return devices
 
 
 @body_hook
@@ -60,3 +119,26 @@ def json_home(ctx: BodyContext) -> dict[str, Any]:
     from vnext_proxy.mapping.jsonhome import build_json_home
 
     return build_json_home(ctx.mappings)
+
+
+@body_hook
+def schema_index(ctx: BodyContext) -> dict[str, Any]:
+    """GET /schemas: every published schema, by link."""
+    names = sorted(ctx.mappings.schemas)
+    return {
+        "schemas": [{"name": n, "_links": {"self": {"href": f"/schemas/{n}"}}} for n in names],
+        "_links": {"self": {"href": "/schemas"}},
+    }
+
+
+@body_hook
+def schema_document(ctx: BodyContext) -> Any:
+    """GET /schemas/{object}: the JSON-Schema of one vNext object."""
+    from vnext_proxy.errors import VNextError
+
+    name = ctx.variables.get("object", "")
+    schema = ctx.mappings.schemas.get(name)
+    if schema is None:
+        known = ", ".join(sorted(ctx.mappings.schemas))
+        raise VNextError(404, f"No schema named {name!r}; known: {known}")
+    return schema

@@ -7,31 +7,62 @@ file, line and reason.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import uritemplate
 
 from vnext_proxy.mapping.format import MAPPING_FILE_SCHEMA
+from vnext_proxy.mapping.gaptable import read_gap_rows
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS
 from vnext_proxy.mapping.model import (
     FieldSpec,
-    GapRow,
+    Filter,
+    GapEntry,
     MappingSet,
     NotApplicable,
     NovaCall,
     ObjectSpec,
+    Paging,
     ResponseSpec,
     Route,
+    Selector,
     Source,
 )
+from vnext_proxy.mapping.nova_enums import ENUMS
+from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
 from vnext_proxy.schemacheck import schema_problems
 from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, load_yaml
 
 # RFC 6570 expressions we accept: simple {var} in paths, {?a,b} for queries.
 _EXPRESSION = re.compile(r"\{([^{}]*)\}")
 _VARNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: The gap tables live beside the mappings, so a clean checkout is complete.
+GAP_DIR = "spec"
+#: The JSON-Schema documents served at /schemas/{object}.
+SCHEMA_DIR = "schemas"
+
+
+def _read_schemas(directory: Path) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    for path in sorted(directory.glob("*.json")):
+        name = f"{directory.name}/{path.name}"
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except ValueError as exc:
+            problems.append(Problem(name, getattr(exc, "lineno", 0), "", f"not JSON: {exc}"))
+            continue
+        except jsonschema.SchemaError as exc:
+            problems.append(Problem(name, 0, "/".join(map(str, exc.path)), f"not a valid JSON-Schema: {exc.message}"))
+            continue
+        schemas[path.stem] = schema
+    return schemas, problems
 
 
 def load_mappings(directory: Path) -> MappingSet:
@@ -47,26 +78,55 @@ def load_mappings(directory: Path) -> MappingSet:
                 problems.append(Problem(doc.file, 1, "", "a mapping file must be a YAML mapping"))
             else:
                 problems.extend(schema_problems(doc, MAPPING_FILE_SCHEMA))
+    gap_rows, gap_problems = read_gap_rows(directory / GAP_DIR)
+    problems.extend(gap_problems)
+    schemas, schema_problems_found = _read_schemas(directory / SCHEMA_DIR)
+    problems.extend(schema_problems_found)
     if problems:
         raise InputError(problems)
-    builder = _Builder()
+    builder = _Builder(gap_rows, schemas)
     for doc in docs:
         if doc.data:
             builder.add_file(doc)
     return builder.finish()
 
 
+def microversion_problems(mappings: MappingSet, configured: str) -> list[Problem]:
+    """Calls that need a newer microversion than the one the config requests."""
+    major, minor = (int(x) for x in configured.split("."))
+    return [
+        Problem(
+            route.source.file,
+            route.source.line,
+            f"{route.method} {route.uri}",
+            f"needs compute {call.min_microversion[0]}.{call.min_microversion[1]}, "
+            f"but nova.microversion is {configured}",
+        )
+        for route in mappings.routes
+        for call in route.nova
+        if call.min_microversion > (major, minor)
+    ]
+
+
 def _display(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
+def _path(text: str) -> tuple[str, ...]:
+    return tuple(text.split("."))
+
+
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, gap_rows: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> None:
+        self.gap_rows = gap_rows
+        self.schemas = schemas
         self.problems: list[Problem] = []
         self.routes: list[Route] = []
         self.objects: dict[str, ObjectSpec] = {}
-        # Object references are checked once every file is read.
+        self.gap_entries: list[GapEntry] = []
+        # Checked once every file is read.
         self.object_refs: list[tuple[str, Problem]] = []
+        self.gap_claims: dict[str, Source] = {}
 
     def add_file(self, doc: YamlDocument) -> None:
         for name, raw in doc.data.get("objects", {}).items():
@@ -76,37 +136,83 @@ class _Builder:
                 continue
             fields = self._fields(doc, (*path, "fields"), raw["fields"])
             links = tuple(raw.get("links", {}).items())
+            schema = self.schemas.get(name)
+            if schema is not None:
+                # The published schema and the mapping must describe the same object.
+                declared = set(schema.get("properties", {}))
+                for spec in fields:
+                    if spec.name not in declared:
+                        self.problems.append(
+                            doc.problem((*path, "fields", spec.name), f"not a property of {SCHEMA_DIR}/{name}.json")
+                        )
             self.objects[name] = ObjectSpec(name, fields, links, Source(doc.file, doc.line_of(path)))
         for i, raw in enumerate(doc.data.get("routes", [])):
             route = self._route(doc, ("routes", i), raw)
             if route is not None:
                 self.routes.append(route)
+        for i, raw in enumerate(doc.data.get("gap_rows", [])):
+            path = ("gap_rows", i)
+            purposes = self._gap(doc, (*path, "gap"), raw["gap"])
+            self.gap_entries.append(GapEntry(purposes, raw["status"], raw["note"], Source(doc.file, doc.line_of(path))))
+
+    def _gap(self, doc: YamlDocument, path: KeyPath, raw: str | list[str]) -> tuple[str, ...]:
+        purposes = (raw,) if isinstance(raw, str) else tuple(raw)
+        for purpose in purposes:
+            if purpose not in self.gap_rows:
+                self.problems.append(doc.problem(path, f"no gap-table row has the purpose {purpose!r}"))
+            elif purpose in self.gap_claims:
+                self.problems.append(
+                    doc.problem(path, f"gap row {purpose!r} is already mapped at {self.gap_claims[purpose]}")
+                )
+            else:
+                self.gap_claims[purpose] = Source(doc.file, doc.line_of(path))
+        return purposes
 
     def _fields(self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any]) -> tuple[FieldSpec, ...]:
         specs = []
         for name, value in raw.items():
             fpath = (*path, name)
             if isinstance(value, str):
-                specs.append(FieldSpec(name, source=tuple(value.split("."))))
+                specs.append(FieldSpec(name, source=_path(value)))
                 continue
             kinds = [k for k in ("from", "hook", "const", "fields") if k in value]
             if len(kinds) != 1:
                 self.problems.append(doc.problem(fpath, "give exactly one of from, hook, const or fields"))
                 continue
-            if ("map" in value or "default" in value) and "from" not in value:
-                self.problems.append(doc.problem(fpath, "map and default refine 'from' and need it"))
+            for refinement in ("map", "default", "translate", "format", "enum"):
+                if refinement in value and "from" not in value:
+                    self.problems.append(doc.problem((*fpath, refinement), f"'{refinement}' refines 'from'"))
+            if "otherwise" in value and "when" not in value:
+                self.problems.append(doc.problem((*fpath, "otherwise"), "'otherwise' needs 'when'"))
             hook = value.get("hook")
             if hook is not None and hook not in FIELD_HOOKS:
                 self.problems.append(doc.problem((*fpath, "hook"), f"unknown field hook '{hook}'"))
+            value_map = value.get("map")
+            enum = value.get("enum")
+            if enum is not None:
+                if value_map is None:
+                    self.problems.append(doc.problem((*fpath, "enum"), "'enum' says which Nova values 'map' covers"))
+                else:
+                    missing = [v for v in ENUMS[enum] if v not in value_map]
+                    if missing:
+                        listed = ", ".join(map(str, missing))
+                        self.problems.append(
+                            doc.problem((*fpath, "map"), f"not total over Nova's {enum}: no vNext value for {listed}")
+                        )
             specs.append(
                 FieldSpec(
                     name,
-                    source=tuple(value["from"].split(".")) if "from" in value else None,
-                    value_map=tuple(value["map"].items()) if "map" in value else None,
+                    source=_path(value["from"]) if "from" in value else None,
+                    value_map=tuple(value_map.items()) if value_map is not None else None,
+                    enum=enum,
                     default=value.get("default"),
+                    translate=value.get("translate"),
+                    format=value.get("format"),
                     hook=hook,
                     const=value.get("const"),
                     fields=self._fields(doc, (*fpath, "fields"), value["fields"]) if "fields" in value else None,
+                    when=_path(value["when"]) if "when" in value else None,
+                    otherwise=value.get("otherwise"),
                 )
             )
         return tuple(specs)
@@ -115,21 +221,25 @@ class _Builder:
         errors_before = len(self.problems)
         uri = raw["uri"]
         path_vars, query_vars = self._template_vars(doc, (*path, "uri"), uri)
-        calls = tuple(
-            self._nova_call(doc, (*path, "nova", j), c, set(path_vars) | set(query_vars))
-            for j, c in enumerate(raw.get("nova", []))
-        )
-        response = self._response(doc, (*path, "response"), raw.get("response", {}), calls)
+        bound = set(path_vars) | set(query_vars) | set(PROVIDED_VARIABLES)
+        calls: list[NovaCall] = []
+        for j, c in enumerate(raw.get("nova", [])):
+            calls.append(self._nova_call(doc, (*path, "nova", j), c, bound, {x.name for x in calls}))
+        names = [c.name for c in calls]
+        if len(set(names)) != len(names):
+            self.problems.append(doc.problem((*path, "nova"), "give each nova call its own name"))
+        response = self._response(doc, (*path, "response"), raw.get("response", {}), tuple(calls), bound)
         status = raw["status"]
         if status == "mapped" and not calls:
             self.problems.append(doc.problem(path, "a mapped route needs at least one nova call"))
         if status == "proxy" and calls:
             self.problems.append(doc.problem((*path, "nova"), "a proxy route is served by the proxy alone"))
-        if status == "not_applicable" and "not_applicable" not in raw:
-            self.problems.append(doc.problem(path, "a not_applicable route must say why (not_applicable:)"))
+        if calls and raw.get("auth") is False:
+            self.problems.append(doc.problem((*path, "auth"), "a route that calls Nova needs the caller's token"))
+        if (status == "not_applicable") != ("not_applicable" in raw):
+            self.problems.append(doc.problem(path, "status not_applicable and a not_applicable: reason go together"))
         if status != "not_applicable" and not calls and response.hook is None:
             self.problems.append(doc.problem(path, "nothing would build the response: add nova calls or a hook"))
-        gap = raw.get("gap")
         na = raw.get("not_applicable")
         route = Route(
             rel=raw["rel"],
@@ -137,14 +247,15 @@ class _Builder:
             uri=uri,
             summary=raw["summary"],
             status=status,
-            gap=GapRow(gap["section"], gap["purpose"], gap["v2"], gap["vnext"], gap["spec"]) if gap else None,
+            gap=self._gap(doc, (*path, "gap"), raw["gap"]) if "gap" in raw else (),
             source=Source(doc.file, doc.line_of(path)),
             auth=raw.get("auth", True),
-            nova=calls,
+            nova=tuple(calls),
             response=response,
             not_applicable=NotApplicable(na["reason"], na["answer"], na["use_instead"]) if na else None,
             path_vars=path_vars,
             query_vars=query_vars,
+            errors=tuple((int(k), v) for k, v in raw.get("errors", {}).items()),
         )
         return route if len(self.problems) == errors_before else None
 
@@ -175,20 +286,22 @@ class _Builder:
                     target.append(name)
         return tuple(path_vars), tuple(query_vars)
 
-    def _nova_call(self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any], bound: set[str]) -> NovaCall:
-        for match in _EXPRESSION.finditer(raw["path"]):
+    def _check_placeholders(self, doc: YamlDocument, path: KeyPath, template: str, bound: set[str]) -> None:
+        for match in _EXPRESSION.finditer(template):
             name = match.group(1)
             if name not in bound:
-                self.problems.append(
-                    doc.problem((*path, "path"), f"placeholder '{{{name}}}' is not bound by the vNext route")
-                )
+                self.problems.append(doc.problem(path, f"placeholder '{{{name}}}' is not bound by the vNext route"))
+
+    def _nova_call(
+        self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any], bound: set[str], earlier: set[str]
+    ) -> NovaCall:
+        self._check_placeholders(doc, (*path, "path"), raw["path"], bound)
         query = tuple(raw.get("query", {}).items())
         for key, template in query:
-            for match in _EXPRESSION.finditer(template):
-                if match.group(1) not in bound:
-                    self.problems.append(
-                        doc.problem((*path, "query", key), f"placeholder '{{{match.group(1)}}}' is not bound")
-                    )
+            self._check_placeholders(doc, (*path, "query", key), template, bound)
+        when = _path(raw["when"]) if "when" in raw else None
+        if when is not None and when[0] not in earlier:
+            self.problems.append(doc.problem((*path, "when"), f"'{when[0]}' names no earlier nova call"))
         major, minor = raw["min_microversion"].split(".")
         return NovaCall(
             name=raw.get("name", "nova"),
@@ -196,19 +309,45 @@ class _Builder:
             path=raw["path"],
             min_microversion=(int(major), int(minor)),
             query=query,
+            when=when,
         )
 
     def _response(
-        self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any], calls: tuple[NovaCall, ...]
+        self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any], calls: tuple[NovaCall, ...], bound: set[str]
     ) -> ResponseSpec:
         hook = raw.get("hook")
         if hook is not None and hook not in BODY_HOOKS:
             self.problems.append(doc.problem((*path, "hook"), f"unknown body hook '{hook}'"))
-        source: tuple[str, ...] = tuple(raw["from"].split(".")) if "from" in raw else ()
-        if source and source[0] not in {c.name for c in calls}:
+        source = _path(raw["from"]) if "from" in raw else ()
+        if source and source != ("request",) and source[0] not in {c.name for c in calls}:
             self.problems.append(doc.problem((*path, "from"), f"'{source[0]}' names no nova call of this route"))
         if "object" in raw:
             self.object_refs.append((raw["object"], doc.problem((*path, "object"), "")))
+        select = raw.get("select")
+        if select is not None and select["var"] not in bound:
+            self.problems.append(doc.problem((*path, "select", "var"), f"'{select['var']}' is not a route variable"))
+        filters = []
+        for var, spec in raw.get("filters", {}).items():
+            if var not in bound:
+                self.problems.append(doc.problem((*path, "filters", var), f"'{var}' is not a route variable"))
+            if ("nova" in spec) != ("min_microversion" in spec):
+                self.problems.append(
+                    doc.problem((*path, "filters", var), "a filter Nova can apply needs nova and min_microversion")
+                )
+            mv = spec.get("min_microversion")
+            filters.append(
+                Filter(
+                    var=var,
+                    field=_path(spec["field"]),
+                    nova_param=spec.get("nova"),
+                    min_microversion=tuple(int(x) for x in mv.split(".")) if mv else None,  # type: ignore[arg-type]
+                    to_nova=tuple(spec["to_nova"].items()) if "to_nova" in spec else None,
+                    match=spec.get("match", "equals"),
+                )
+            )
+        paging = raw.get("paging")
+        if (paging is not None or filters) and "list_key" not in raw:
+            self.problems.append(doc.problem(path, "paging and filters apply to lists (list_key)"))
         return ResponseSpec(
             status=raw.get("status", 200),
             object=raw.get("object"),
@@ -216,16 +355,33 @@ class _Builder:
             list_key=raw.get("list_key"),
             hook=hook,
             content_type=raw.get("content_type", "application/json"),
+            select=Selector(select["var"], tuple(select["fields"])) if select else None,
+            headers=tuple(raw.get("headers", {}).items()),
+            body=raw.get("body", True),
+            paging=Paging(**paging) if paging else None,
+            filters=tuple(filters),
         )
 
     def finish(self) -> MappingSet:
         for name, where in self.object_refs:
             if name not in self.objects:
                 self.problems.append(Problem(where.file, where.line, where.where, f"unknown object '{name}'"))
+        for purpose, row in self.gap_rows.items():
+            if purpose not in self.gap_claims:
+                self.problems.append(
+                    Problem(
+                        row.file,
+                        row.line,
+                        row.section,
+                        f"the gap row {purpose!r} ({row.vnext_call}) has no mapping entry",
+                    )
+                )
         self._check_collisions()
         if self.problems:
             raise InputError(self.problems)
-        return MappingSet(tuple(self.routes), dict(self.objects))
+        return MappingSet(
+            tuple(self.routes), dict(self.objects), tuple(self.gap_entries), dict(self.gap_rows), dict(self.schemas)
+        )
 
     def _check_collisions(self) -> None:
         seen: dict[tuple[str, str], Route] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vnext_proxy.mapping.gaptable import GapRow
+
 RouteStatus = Literal["mapped", "proxy", "not_applicable"]
 
 
@@ -20,31 +22,27 @@ class Source:
 
 
 @dataclass(frozen=True)
-class GapRow:
-    """The gap-analysis row a route implements."""
-
-    section: str
-    purpose: str
-    v2_call: str
-    vnext_call: str
-    spec: str  # "seed" (gap-analysis.md) or "later" (gap-analysis-later.md)
-
-
-@dataclass(frozen=True)
 class FieldSpec:
     """How one vNext field is made from a Nova object.
 
     Exactly one of ``source``, ``hook``, ``const`` or ``fields`` is set;
-    ``value_map`` and ``default`` refine ``source``.
+    ``value_map``, ``translate``, ``format`` and ``default`` refine
+    ``source``. With ``when``, the field is ``otherwise`` unless the Nova
+    object has a non-null value at that path (e.g. admin-only keys).
     """
 
     name: str
     source: tuple[str, ...] | None = None
     value_map: tuple[tuple[Any, Any], ...] | None = None
+    enum: str | None = None
     default: Any = None
+    translate: str | None = None
+    format: str | None = None
     hook: str | None = None
     const: Any = None
     fields: tuple[FieldSpec, ...] | None = None
+    when: tuple[str, ...] | None = None
+    otherwise: Any = None
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,46 @@ class NovaCall:
     path: str
     min_microversion: tuple[int, int]
     query: tuple[tuple[str, str], ...] = ()
+    #: Made only when earlier answers have a non-empty value at this path.
+    when: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A list filter: passed to Nova when it can, applied in the proxy otherwise."""
+
+    var: str
+    field: tuple[str, ...]  # the rendered vNext field it tests
+    nova_param: str | None = None
+    min_microversion: tuple[int, int] | None = None
+    #: vNext value -> Nova value, for passing the filter to Nova.
+    to_nova: tuple[tuple[Any, Any], ...] | None = None
+    match: str = "equals"  # "contains" for list fields (tags), "after" for timestamps
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Pick one item of a Nova list: the one whose rendered field equals a variable."""
+
+    var: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Paging:
+    #: "nova": Nova pages (limit/marker pass through; markers are Nova ids).
+    #: "proxy": fetch the whole (small) collection and page it here.
+    mode: str
+    max_scan: int = 1000
+    default_limit: int = 20
+    max_limit: int = 1000
 
 
 @dataclass(frozen=True)
 class ResponseSpec:
     status: int = 200
     #: Render one object from the Nova body at ``source`` (a path whose first
-    #: part is the call name).
+    #: part is the call name), or from the route's variables ("request").
     object: str | None = None
     source: tuple[str, ...] = ()
     #: For a collection: the vNext key the rendered list goes under.
@@ -80,6 +111,11 @@ class ResponseSpec:
     #: A named hook that builds the whole body (JSON-Home, schemas, ...).
     hook: str | None = None
     content_type: str = "application/json"
+    select: Selector | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bool = True
+    paging: Paging | None = None
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +132,7 @@ class Route:
     uri: str  # RFC 6570 template, e.g. /server_types{?limit,marker,tag}
     summary: str
     status: RouteStatus
-    gap: GapRow | None
+    gap: tuple[str, ...]  # purposes of the gap-table rows this route implements
     source: Source
     auth: bool = True
     nova: tuple[NovaCall, ...] = ()
@@ -104,6 +140,8 @@ class Route:
     not_applicable: NotApplicable | None = None
     path_vars: tuple[str, ...] = ()
     query_vars: tuple[str, ...] = ()
+    #: Nova status -> the status vNext answers (403 -> 404 hides what is not yours).
+    errors: tuple[tuple[int, int], ...] = ()
 
     @property
     def path(self) -> str:
@@ -112,11 +150,25 @@ class Route:
 
 
 @dataclass(frozen=True)
+class GapEntry:
+    """A gap-table row implemented by something other than its own route."""
+
+    gap: tuple[str, ...]
+    status: str  # mapped, not_applicable or planned
+    note: str
+    source: Source
+
+
+@dataclass(frozen=True)
 class MappingSet:
     """Everything the mappings declare, checked and cross-referenced."""
 
     routes: tuple[Route, ...]
     objects: dict[str, ObjectSpec] = field(default_factory=dict)
+    gap_entries: tuple[GapEntry, ...] = ()
+    gap_rows: dict[str, GapRow] = field(default_factory=dict)
+    #: The published JSON-Schema documents, by object name (mappings/schemas).
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def route_by_rel(self, rel: str) -> list[Route]:
         return [r for r in self.routes if r.rel == rel]

@@ -9,10 +9,11 @@ from aiohttp import web
 
 from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
 from vnext_proxy.web.handlers import RouteHandler
-from vnext_proxy.web.keys import MAPPINGS, NOVA, SETTINGS
+from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
 
 
@@ -31,4 +32,5 @@ async def _nova_client(app: web.Application) -> AsyncIterator[None]:
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
     async with aiohttp.ClientSession(raise_for_status=False) as session:
         app[NOVA] = NovaClient(session, settings.nova, resolver)
+        app[CALLER] = CallerFacts(app[NOVA])
         yield

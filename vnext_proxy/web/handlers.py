@@ -1,17 +1,29 @@
-"""One generic handler per declared route: plan, call Nova, render."""
+"""One generic handler per declared route: plan, call Nova, render.
+
+This is the I/O side of the mapping engine: it runs the Nova calls the
+engine plans and hands the answers back to the engine's pure renderers.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError, from_nova
-from vnext_proxy.mapping.engine import plan_call, render_response
-from vnext_proxy.mapping.model import MappingSet, Route
-from vnext_proxy.nova.client import NovaClient
-from vnext_proxy.web.keys import MAPPINGS, NOVA
+from vnext_proxy.mapping import engine
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.mapping.hooks import RenderContext
+from vnext_proxy.mapping.model import Route
+from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
+from vnext_proxy.nova.client import NovaAnswer
+from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def caller_token(request: web.Request) -> str:
@@ -26,26 +38,147 @@ class RouteHandler:
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        templates = [c.path for c in route.nova] + [t for c in route.nova for _, t in c.query]
+        used = {m.group(1) for t in templates for m in _PLACEHOLDER.finditer(t)}
+        self.provided = used & set(PROVIDED_VARIABLES)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = self.route
         if route.not_applicable is not None:
             na = route.not_applicable
             raise VNextError(na.answer, f"{na.reason} Use instead: {na.use_instead}")
-        token = caller_token(request) if route.auth else None
-        mappings: MappingSet = request.app[MAPPINGS]
+        token = caller_token(request) if route.auth else ""
+        settings = request.app[SETTINGS]
+        ctx = RenderContext(id_namespace=settings.id_namespace)
+        variables = dict(request.match_info)
+        variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
+        if self.provided:
+            caller = request.app[CALLER]
+            variables.update(await caller.variables(self.provided, token, request[REQUEST_ID]))
+        if route.response.list_key is not None:
+            return await self._list(request, token, variables, ctx)
         bodies: dict[str, Any] = {}
-        if route.nova:
-            assert token is not None  # routes that call Nova always need a token (checked at load)
-            nova: NovaClient = request.app[NOVA]
-            variables = dict(request.match_info)
-            variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
-            for call in route.nova:
-                answer = await nova.send(plan_call(call, variables), token=token, request_id=request[REQUEST_ID])
-                if answer.request_id:
-                    request[BACKEND_REQUEST_IDS].append(answer.request_id)
-                if not answer.ok:
-                    raise from_nova(answer.status, answer.body)
-                bodies[call.name] = answer.body
-        result = render_response(route, mappings, bodies, request.path_qs)
-        return web.json_response(result.body, status=result.status, content_type=result.content_type)
+        for call in route.nova:
+            if engine.call_is_needed(call, bodies):
+                bodies[call.name] = (await self._send(request, engine.plan_call(call, variables), token)).body
+        mappings = request.app[MAPPINGS]
+        result = engine.render_response(route, mappings, bodies, request.path_qs, ctx, variables)
+        if not route.response.body:
+            return web.Response(status=result.status, headers=result.headers)
+        return web.json_response(
+            result.body, status=result.status, content_type=result.content_type, headers=result.headers
+        )
+
+    async def _send(self, request: web.Request, call: PlannedCall, token: str) -> NovaAnswer:
+        answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
+        if answer.request_id:
+            request[BACKEND_REQUEST_IDS].append(answer.request_id)
+        if not answer.ok:
+            error = from_nova(answer.status, answer.body)
+            error.status = dict(self.route.errors).get(answer.status, error.status)
+            raise error
+        return answer
+
+    async def _list(
+        self, request: web.Request, token: str, variables: dict[str, str], ctx: RenderContext
+    ) -> web.StreamResponse:
+        spec = self.route.response
+        assert spec.paging is not None  # the loader requires paging on lists
+        assert spec.list_key is not None
+        assert spec.object is not None
+        obj_spec = request.app[MAPPINGS].objects[spec.object]
+        settings = request.app[SETTINGS]
+        limit = _limit(request, spec.paging.default_limit, spec.paging.max_limit)
+        marker = request.query.get("marker")
+        values = {f.var: request.query.getall(f.var) for f in spec.filters if f.var in request.query}
+        if "project" in request.match_info:
+            values["project"] = [request.match_info["project"]]
+        engine.check_filter_values(spec.filters, values)
+        major, minor = settings.nova.microversion.split(".")
+        to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
+        *guards, listing = self.route.nova
+        for call in guards:
+            await self._send(request, engine.plan_call(call, variables), token)
+
+        def render(nova_item: Any) -> dict[str, Any] | None:
+            item = engine.render_object(obj_spec, nova_item, ctx)
+            return item if engine.keep(item, in_proxy, values) else None
+
+        async def fetch(query: list[tuple[str, str]]) -> list[Any]:
+            answer = await self._send(request, engine.plan_call(listing, variables, query), token)
+            found = engine.lookup({listing.name: answer.body}, spec.source)
+            return found if isinstance(found, list) else []
+
+        headers: dict[str, str] = {}
+        if spec.paging.mode == "proxy":
+            kept = [x for x in map(render, await fetch(to_nova)) if x is not None]
+            items, more = engine.page_in_proxy(kept, marker, limit)
+            next_marker = str(items[-1]["id"]) if items else None
+        else:
+            page = await _collect_nova_pages(
+                fetch, render, to_nova, marker, limit, spec.paging.max_scan, filtering=bool(in_proxy)
+            )
+            items, more, next_marker = page.items, page.more, page.next_marker
+            if page.capped:
+                headers["X-VNext-Scan-Capped"] = str(spec.paging.max_scan)
+        if in_proxy:
+            # Say which filters the proxy applied itself, not Nova.
+            headers["X-VNext-Proxy-Filters"] = ",".join(f.var for f in in_proxy)
+        next_href = None
+        if more and next_marker:
+            next_href = engine.page_href(request.path, list(request.query.items()), next_marker)
+        body = engine.list_body(spec.list_key, items, request.path_qs, next_href)
+        return web.json_response(body, headers=headers)
+
+
+@dataclass
+class _Page:
+    items: list[dict[str, Any]]
+    more: bool
+    next_marker: str | None
+    capped: bool
+
+
+async def _collect_nova_pages(
+    fetch: Callable[[list[tuple[str, str]]], Awaitable[list[Any]]],
+    render: Callable[[Any], dict[str, Any] | None],
+    to_nova: list[tuple[str, str]],
+    marker: str | None,
+    limit: int,
+    max_scan: int,
+    filtering: bool,
+) -> _Page:
+    """Follow Nova's pages until ``limit`` items pass the proxy's filters, Nova
+    runs out, or ``max_scan`` Nova items were read. The next marker is the
+    last item *scanned*, so the next page resumes exactly there."""
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    last_scanned = marker
+    while True:
+        # Unfiltered, ask for exactly what is missing; filtered, read ahead.
+        size = max(limit - len(items), 1) if not filtering else max(min(max_scan - scanned, max(limit, 50)), 1)
+        query = [*to_nova, ("limit", str(size))] + ([("marker", last_scanned)] if last_scanned else [])
+        batch = await fetch(query)
+        exhausted = len(batch) < size
+        for position, nova_item in enumerate(batch):
+            scanned += 1
+            last_scanned = str(nova_item["id"])
+            item = render(nova_item)
+            if item is not None:
+                items.append(item)
+                if len(items) == limit:
+                    left_over = position + 1 < len(batch)
+                    return _Page(items, left_over or not exhausted, last_scanned, False)
+        if exhausted:
+            return _Page(items, False, None, False)
+        if scanned >= max_scan:
+            return _Page(items, True, last_scanned, True)
+
+
+def _limit(request: web.Request, default: int, maximum: int) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise VNextError(400, "limit must be a positive integer", field="limit")
+    return min(int(raw), maximum)
