@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vnext_proxy.config import Settings, load_settings
-from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.mapping.loader import load_mappings, microversion_problems
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.yamlsource import InputError, Problem
 
@@ -32,7 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--once", action="store_true", help="run the example calls, then stop")
 
     mappings = commands.add_parser("mappings", help="work with the route mappings")
-    mappings.add_argument("action", choices=["check"], help="check: validate every mapping file")
+    mappings.add_argument(
+        "action",
+        choices=["check", "table"],
+        help="check: validate every mapping file; table: print the gap table generated from them (Markdown)",
+    )
     mappings.add_argument("--dir", type=Path, default=DEFAULT_MAPPINGS, help="the mappings directory")
 
     args = parser.parse_args(argv)
@@ -45,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vnext_proxy.demo import run_demo
 
             return run_demo(proxy_port=args.port, nova_port=args.nova_port, once=args.once)
+        if args.action == "table":
+            from vnext_proxy.mapping.gapreport import gap_table_markdown
+
+            print(gap_table_markdown(load_mappings(args.dir)), end="")
+            return 0
         return _mappings_check(args.dir)
     except InputError as exc:
         for problem in exc.problems:
@@ -66,6 +75,10 @@ def _load(config: Path) -> tuple[Settings, MappingSet]:
     except InputError as exc:
         problems.extend(exc.problems)
     if problems or settings is None:
+        raise InputError(problems)
+    # Every call a mapping makes must be possible at the configured microversion.
+    problems.extend(microversion_problems(mappings, settings.nova.microversion))
+    if problems:
         raise InputError(problems)
     return settings, mappings
 

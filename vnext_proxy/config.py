@@ -106,6 +106,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {"level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}},
         },
         "mappings_dir": {"type": "string", "minLength": 1},
+        "explain": {"type": "boolean"},
         "id_namespace": {
             "type": "string",
             "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
@@ -164,6 +165,8 @@ class Settings:
     #: Namespace of the UUIDv5 ids given to Nova ids that are not UUIDs.
     #: Changing it changes every such id, so keep it stable once serving.
     id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
+    #: Honour X-VNext-Explain: 1 (answer plus the Nova calls made for it).
+    explain: bool = False
 
 
 def load_settings(path: Path) -> Settings:
@@ -195,6 +198,8 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
     extra: dict[str, Any] = {}
     if "mappings_dir" in raw:
         extra["mappings_dir"] = (base_dir / raw["mappings_dir"]).resolve()
+    if "explain" in raw:
+        extra["explain"] = raw["explain"]
     if "id_namespace" in raw:
         extra["id_namespace"] = uuid.UUID(raw["id_namespace"])
     return Settings(

@@ -9,6 +9,9 @@ import uuid
 
 from aiohttp.test_utils import TestClient
 
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE
+from vnext_proxy.mapping import engine
+
 MEMBER = {"X-Auth-Token": "devcloud-member-a"}
 
 
@@ -18,7 +21,7 @@ async def test_json_home_is_served_without_a_token(proxy: TestClient) -> None:
     assert resp.content_type == "application/json-home"
     home = await resp.json(content_type=None)
     types = home["resources"]["rel/server_types"]
-    assert types["href-template"] == "/server_types{?limit,marker}"
+    assert types["href-template"] == "/server_types{?limit,marker,tag}"
     assert types["hints"]["allow"] == ["GET"]
 
 
@@ -32,12 +35,12 @@ async def test_server_types_are_novas_flavors(proxy: TestClient, nova_as) -> Non
     assert {"m1.tiny", "m1.small"} <= set(by_name)
     for flavor in flavors:
         vnext = by_name[flavor.name]
-        assert vnext["id"] == flavor.id
+        assert vnext["id"] == engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", flavor.id)
         assert vnext["spec"]["memory_mb"] == flavor.ram
         assert vnext["spec"]["cpu_units"] == flavor.vcpus
         assert vnext["spec"]["root_disk_gb"] == flavor.disk
         assert vnext["visibility"] == ("PUBLIC" if flavor.is_public else "PRIVATE")
-        assert vnext["_links"]["self"]["href"] == f"/server_types/{flavor.id}"
+        assert vnext["_links"]["self"]["href"] == f"/server_types/{vnext['id']}"
     # The request reached Nova, and Nova's request id came back with it.
     assert resp.headers["X-VNext-Backend-Request-Ids"].startswith("req-")
 
@@ -73,10 +76,10 @@ async def test_caller_request_id_is_kept(proxy: TestClient) -> None:
 
 
 async def test_nova_errors_come_back_as_vnext_json(proxy: TestClient) -> None:
-    resp = await proxy.get("/server_types?marker=no-such-flavor", headers=MEMBER)
+    resp = await proxy.get("/servers?marker=no-such-server", headers=MEMBER)
     assert resp.status == 400
     error = (await resp.json())["error"]
-    assert "no-such-flavor" in error["message"]
+    assert "no-such-server" in error["message"]
     assert error["request_id"] == resp.headers["X-OpenStack-Request-ID"]
 
 
@@ -87,6 +90,28 @@ async def test_unknown_route_and_method_are_json(proxy: TestClient) -> None:
     resp = await proxy.delete("/server_types", headers=MEMBER)
     assert resp.status == 405
     assert resp.headers["Allow"] == "GET"
+
+
+async def test_explain_shows_the_nova_calls(aiohttp_client, proxy_settings, mappings) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from vnext_proxy.web.app import create_app
+
+    explained = await aiohttp_client(create_app(dataclasses.replace(proxy_settings, explain=True), mappings))
+    resp = await explained.get("/server_types?limit=1", headers={**MEMBER, "X-VNext-Explain": "1"})
+    (call,) = (await resp.json())["_explain"]["nova_calls"]
+    assert call["method"] == "GET"
+    assert call["path"] == "/flavors/detail"
+    assert call["microversion"] == proxy_settings.nova.microversion
+    assert call["status"] == 200
+    assert call["request_id"] == resp.headers["X-VNext-Backend-Request-Ids"]
+    plain = await explained.get("/server_types?limit=1", headers=MEMBER)
+    assert "_explain" not in await plain.json()
+
+
+async def test_explain_is_off_unless_configured(proxy: TestClient) -> None:
+    resp = await proxy.get("/server_types?limit=1", headers={**MEMBER, "X-VNext-Explain": "1"})
+    assert "_explain" not in await resp.json()
 
 
 def _free_port() -> int:

@@ -32,5 +32,5 @@ async def _nova_client(app: web.Application) -> AsyncIterator[None]:
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
     async with aiohttp.ClientSession(raise_for_status=False) as session:
         app[NOVA] = NovaClient(session, settings.nova, resolver)
-        app[CALLER] = CallerFacts(app[NOVA])
+        app[CALLER] = CallerFacts()
         yield

@@ -6,8 +6,10 @@ engine plans and hands the answers back to the engine's pure renderers.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,7 @@ from vnext_proxy.mapping.model import Route
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
-from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -54,7 +56,9 @@ class RouteHandler:
         variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
         if self.provided:
             caller = request.app[CALLER]
-            variables.update(await caller.variables(self.provided, token, request[REQUEST_ID]))
+            variables.update(
+                await caller.variables(self.provided, token, lambda c: self._send(request, c, token, ok={403}))
+            )
         if route.response.list_key is not None:
             return await self._list(request, token, variables, ctx)
         bodies: dict[str, Any] = {}
@@ -64,16 +68,32 @@ class RouteHandler:
         mappings = request.app[MAPPINGS]
         result = engine.render_response(route, mappings, bodies, request.path_qs, ctx, variables)
         if not route.response.body:
-            return web.Response(status=result.status, headers=result.headers)
-        return web.json_response(
-            result.body, status=result.status, content_type=result.content_type, headers=result.headers
-        )
+            return _respond(request, None, result.status, dict(result.headers))
+        return _respond(request, result.body, result.status, dict(result.headers), result.content_type)
 
-    async def _send(self, request: web.Request, call: PlannedCall, token: str) -> NovaAnswer:
+    async def _send(
+        self,
+        request: web.Request,
+        call: PlannedCall,
+        token: str,
+        ok: Collection[int] = (),
+    ) -> NovaAnswer:
+        started = time.perf_counter()
         answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
+        request[NOVA_CALLS].append(
+            {
+                "method": call.method,
+                "path": call.path,
+                "query": dict(call.query),
+                "microversion": request.app[SETTINGS].nova.microversion,
+                "status": answer.status,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "request_id": answer.request_id,
+            }
+        )
         if answer.request_id:
             request[BACKEND_REQUEST_IDS].append(answer.request_id)
-        if not answer.ok:
+        if not answer.ok and answer.status not in ok:
             error = from_nova(answer.status, answer.body)
             error.status = dict(self.route.errors).get(answer.status, error.status)
             raise error
@@ -128,7 +148,7 @@ class RouteHandler:
         if more and next_marker:
             next_href = engine.page_href(request.path, list(request.query.items()), next_marker)
         body = engine.list_body(spec.list_key, items, request.path_qs, next_href)
-        return web.json_response(body, headers=headers)
+        return _respond(request, body, 200, headers)
 
 
 @dataclass
@@ -173,6 +193,26 @@ async def _collect_nova_pages(
             return _Page(items, False, None, False)
         if scanned >= max_scan:
             return _Page(items, True, last_scanned, True)
+
+
+def _respond(
+    request: web.Request,
+    body: Any,
+    status: int,
+    headers: dict[str, str],
+    content_type: str = "application/json",
+) -> web.StreamResponse:
+    """The answer, with the record of its Nova calls when the caller asked to
+    see it (X-VNext-Explain: 1) and the operator allowed it."""
+    if request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1":
+        calls = request[NOVA_CALLS]
+        if isinstance(body, dict):
+            body = {**body, "_explain": {"nova_calls": calls}}
+        else:
+            headers["X-VNext-Explain"] = json.dumps(calls, separators=(",", ":"))
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    return web.json_response(body, status=status, headers=headers, content_type=content_type)
 
 
 def _limit(request: web.Request, default: int, maximum: int) -> int:

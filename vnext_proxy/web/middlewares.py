@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 BACKEND_REQUEST_IDS = web.RequestKey("backend_request_ids", list[str])
+#: What each Nova call made for this request was, for X-VNext-Explain.
+NOVA_CALLS = web.RequestKey("nova_calls", list[dict[str, Any]])
 
 _REQUEST_ID_FORMAT = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -27,6 +30,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     request_id = offered if _REQUEST_ID_FORMAT.match(offered) else f"req-{uuid.uuid4()}"
     request[REQUEST_ID] = request_id
     request[BACKEND_REQUEST_IDS] = []
+    request[NOVA_CALLS] = []
     response = await handler(request)
     response.headers["X-OpenStack-Request-ID"] = request_id
     backend_ids = request[BACKEND_REQUEST_IDS]
