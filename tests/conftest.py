@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from vnext_proxy.config import NovaSettings, Settings
+from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.process import DevCloudProcess
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.mapping.model import MappingSet
@@ -35,8 +35,12 @@ def devcloud() -> Iterator[str]:
 
 
 @pytest.fixture
-def proxy_settings(devcloud: str) -> Settings:
-    return Settings(nova=NovaSettings(endpoint=devcloud))
+def proxy_settings(devcloud: str, tmp_path: Path) -> Settings:
+    return Settings(
+        nova=NovaSettings(endpoint=devcloud),
+        store_url=f"sqlite:///{tmp_path}/tasks.sqlite3",
+        tasks=TaskSettings(poll_interval=0.5),
+    )
 
 
 @pytest.fixture

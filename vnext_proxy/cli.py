@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="check: validate every mapping file; table: print the gap table generated from them (Markdown)",
     )
     mappings.add_argument("--dir", type=Path, default=DEFAULT_MAPPINGS, help="the mappings directory")
+    mappings.add_argument(
+        "--update-readme", type=Path, metavar="README", help="with table: replace the table between its markers"
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -52,8 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "table":
             from vnext_proxy.mapping.gapreport import gap_table_markdown
 
-            print(gap_table_markdown(load_mappings(args.dir)), end="")
-            return 0
+            table = gap_table_markdown(load_mappings(args.dir))
+            if args.update_readme is None:
+                print(table, end="")
+                return 0
+            return _update_readme(args.update_readme, table)
         return _mappings_check(args.dir)
     except InputError as exc:
         for problem in exc.problems:
@@ -114,6 +120,21 @@ def _devcloud(port: int) -> int:
         print("READY", endpoint, flush=True)
 
     harness.serve_forever(port, on_ready=announce)
+    return 0
+
+
+README_MARKERS = ("<!-- gap-table:start -->\n", "<!-- gap-table:end -->")
+
+
+def _update_readme(readme: Path, table: str) -> int:
+    text = readme.read_text(encoding="utf-8")
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        print(f"error: {readme} has no {start.strip()} ... {end} markers", file=sys.stderr)
+        return 2
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + table + end + tail, encoding="utf-8")
     return 0
 
 

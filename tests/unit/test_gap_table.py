@@ -27,7 +27,7 @@ def test_readme_shows_the_generated_table(mappings: MappingSet) -> None:
     start = readme.index("<!-- gap-table:start -->\n") + len("<!-- gap-table:start -->\n")
     end = readme.index("<!-- gap-table:end -->")
     assert readme[start:end] == gap_table_markdown(mappings), (
-        "README's gap table is stale: paste the output of `vnext-proxy mappings table`"
+        "README's gap table is stale: run `vnext-proxy mappings table --update-readme README.md`"
     )
 
 

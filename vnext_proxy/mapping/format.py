@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vnext_proxy.mapping.task_actions import ACTIONS_SCHEMA, TASK_ITEMS_SCHEMA
+
 _HTTP_METHOD = {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]}
 _MICROVERSION = {"type": "string", "pattern": r"^2\.[0-9]{1,3}$"}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
@@ -64,6 +66,8 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"$ref": "#/$defs/object"},
         },
         "gap_rows": {"type": "array", "items": {"$ref": "#/$defs/gap_row"}},
+        "actions": ACTIONS_SCHEMA,
+        "task_items": TASK_ITEMS_SCHEMA,
     },
     "$defs": {
         "fields": {"type": "object", "additionalProperties": _FIELD},
@@ -100,6 +104,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "summary": {"type": "string", "minLength": 1},
                 "status": {"enum": ["mapped", "proxy", "not_applicable"]},
                 "auth": {"type": "boolean"},
+                "handler": _NAME,
                 "gap": _GAP,
                 "errors": {
                     "type": "object",

@@ -12,6 +12,9 @@ def gap_table_markdown(mappings: MappingSet) -> str:
     for route in mappings.routes:
         for purpose in route.gap:
             served[purpose] = (route.status, f"`{route.method} {route.uri}`")
+    for action in mappings.actions.values():
+        for purpose in action.gap:
+            served[purpose] = ("mapped", f"task action `{action.name}`")
     for entry in mappings.gap_entries:
         for purpose in entry.gap:
             served[purpose] = (entry.status, entry.note)

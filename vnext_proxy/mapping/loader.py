@@ -19,6 +19,7 @@ from vnext_proxy.mapping.format import MAPPING_FILE_SCHEMA
 from vnext_proxy.mapping.gaptable import read_gap_rows
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS
 from vnext_proxy.mapping.model import (
+    ActionSpec,
     FieldSpec,
     Filter,
     GapEntry,
@@ -33,7 +34,8 @@ from vnext_proxy.mapping.model import (
     Source,
 )
 from vnext_proxy.mapping.nova_enums import ENUMS
-from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
+from vnext_proxy.mapping.task_actions import parse_actions
+from vnext_proxy.mapping.variables import PROVIDED_VARIABLES, ROUTE_HANDLERS
 from vnext_proxy.schemacheck import schema_problems
 from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, load_yaml
 
@@ -124,6 +126,8 @@ class _Builder:
         self.routes: list[Route] = []
         self.objects: dict[str, ObjectSpec] = {}
         self.gap_entries: list[GapEntry] = []
+        self.actions: dict[str, ActionSpec] = {}
+        self.task_items: dict[str, str] = {}
         # Checked once every file is read.
         self.object_refs: list[tuple[str, Problem]] = []
         self.gap_claims: dict[str, Source] = {}
@@ -150,6 +154,23 @@ class _Builder:
             route = self._route(doc, ("routes", i), raw)
             if route is not None:
                 self.routes.append(route)
+        if "actions" in doc.data:
+            actions, problems = parse_actions(doc, doc.data["actions"], lambda p, g: self._gap(doc, p, g))
+            self.problems.extend(problems)
+            for name, action in actions.items():
+                if name in self.actions:
+                    self.problems.append(doc.problem(("actions", name), "action declared twice"))
+                self.actions[name] = action
+        if "task_items" in doc.data:
+            items = doc.data["task_items"]["map"]
+            missing = [s for s in ENUMS["task_state"] if s not in items]
+            if missing:
+                self.problems.append(
+                    doc.problem(
+                        ("task_items", "map"), f"not total over Nova's task_state: {', '.join(map(str, missing))}"
+                    )
+                )
+            self.task_items.update(items)
         for i, raw in enumerate(doc.data.get("gap_rows", [])):
             path = ("gap_rows", i)
             purposes = self._gap(doc, (*path, "gap"), raw["gap"])
@@ -230,7 +251,12 @@ class _Builder:
             self.problems.append(doc.problem((*path, "nova"), "give each nova call its own name"))
         response = self._response(doc, (*path, "response"), raw.get("response", {}), tuple(calls), bound)
         status = raw["status"]
-        if status == "mapped" and not calls:
+        handler = raw.get("handler")
+        if handler is not None and handler not in ROUTE_HANDLERS:
+            self.problems.append(doc.problem((*path, "handler"), f"unknown route handler '{handler}'"))
+        if handler is not None and (calls or raw.get("response")):
+            self.problems.append(doc.problem((*path, "handler"), "a handler route declares no nova calls or response"))
+        if status == "mapped" and not calls and handler is None:
             self.problems.append(doc.problem(path, "a mapped route needs at least one nova call"))
         if status == "proxy" and calls:
             self.problems.append(doc.problem((*path, "nova"), "a proxy route is served by the proxy alone"))
@@ -238,7 +264,7 @@ class _Builder:
             self.problems.append(doc.problem((*path, "auth"), "a route that calls Nova needs the caller's token"))
         if (status == "not_applicable") != ("not_applicable" in raw):
             self.problems.append(doc.problem(path, "status not_applicable and a not_applicable: reason go together"))
-        if status != "not_applicable" and not calls and response.hook is None:
+        if status != "not_applicable" and not calls and response.hook is None and handler is None:
             self.problems.append(doc.problem(path, "nothing would build the response: add nova calls or a hook"))
         na = raw.get("not_applicable")
         route = Route(
@@ -256,6 +282,7 @@ class _Builder:
             path_vars=path_vars,
             query_vars=query_vars,
             errors=tuple((int(k), v) for k, v in raw.get("errors", {}).items()),
+            handler=handler,
         )
         return route if len(self.problems) == errors_before else None
 
@@ -380,7 +407,13 @@ class _Builder:
         if self.problems:
             raise InputError(self.problems)
         return MappingSet(
-            tuple(self.routes), dict(self.objects), tuple(self.gap_entries), dict(self.gap_rows), dict(self.schemas)
+            tuple(self.routes),
+            dict(self.objects),
+            tuple(self.gap_entries),
+            dict(self.gap_rows),
+            dict(self.schemas),
+            dict(self.actions),
+            dict(self.task_items),
         )
 
     def _check_collisions(self) -> None:

@@ -142,6 +142,8 @@ class Route:
     query_vars: tuple[str, ...] = ()
     #: Nova status -> the status vNext answers (403 -> 404 hides what is not yours).
     errors: tuple[tuple[int, int], ...] = ()
+    #: A named Python handler serves it (see mapping.variables.ROUTE_HANDLERS).
+    handler: str | None = None
 
     @property
     def path(self) -> str:
@@ -169,6 +171,72 @@ class MappingSet:
     gap_rows: dict[str, GapRow] = field(default_factory=dict)
     #: The published JSON-Schema documents, by object name (mappings/schemas).
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Task actions, by vNext name.
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    #: Nova task_state -> vNext task item action.
+    task_items: dict[str, str] = field(default_factory=dict)
 
     def route_by_rel(self, rel: str) -> list[Route]:
         return [r for r in self.routes if r.rel == rel]
+
+
+@dataclass(frozen=True)
+class StateMatch:
+    """Nova server states that end an action; None fields match anything.
+    ``gone`` matches a server Nova no longer shows (404)."""
+
+    vm_state: str | None = None
+    task_state: str | None = None
+    match_task_state: bool = False  # task_state given (null is a value)
+    status: str | None = None
+    gone: bool = False
+
+    def matches(self, server: dict[str, Any] | None) -> bool:
+        if server is None:
+            return self.gone
+        if self.gone and not (self.vm_state or self.status):
+            return False
+        if self.vm_state is not None and server.get("OS-EXT-STS:vm_state") != self.vm_state:
+            return False
+        if self.match_task_state and server.get("OS-EXT-STS:task_state") != self.task_state:
+            return False
+        return self.status is None or server.get("status") == self.status
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    method: str
+    path: str
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class ActionVariant:
+    """What an action does and when it is done; the default or a variant."""
+
+    nova_action: str
+    call: ActionCall | None
+    done: tuple[StateMatch, ...]
+    confirm: bool = False
+    sync: bool = False
+    when: tuple[tuple[str, Any], ...] = ()  # task parameters that select it
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A task action (POST /servers/{server}/tasks), from server_tasks.yaml."""
+
+    name: str
+    gap: tuple[str, ...]
+    params_schema: dict[str, Any]
+    resolve: tuple[tuple[str, str], ...]
+    variants: tuple[ActionVariant, ...]  # the first whose ``when`` matches; the default last
+    refuse: str | None = None
+    revert_of: str | None = None
+    source: Source | None = None
+
+    def variant_for(self, params: dict[str, Any]) -> ActionVariant:
+        for variant in self.variants:
+            if all(params.get(k) == v for k, v in variant.when):
+                return variant
+        return self.variants[-1]

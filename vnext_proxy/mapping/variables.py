@@ -8,3 +8,14 @@ from __future__ import annotations
 PROVIDED_VARIABLES: dict[str, str] = {
     "caller_all_tenants": '"1" when the caller may list every project (admin), else absent',
 }
+
+
+#: Routes served by a named Python handler (the task engine's routes): the
+#: mapping declares the route, its gap row and its status; the handler does
+#: what a list of Nova calls cannot (start a task, merge Nova's history).
+ROUTE_HANDLERS: dict[str, str] = {
+    "start_task": "POST /servers/{server_id}/tasks: validate, call Nova, record the task",
+    "get_task": "GET /server_tasks/{task_id}",
+    "server_tasks": "GET /servers/{server_id}/tasks: the proxy's tasks and Nova's other actions",
+    "task_items": "GET /server_tasks/{task_id}/items",
+}

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from vnext_proxy.aio import spawn
 from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.stores import open_store
+from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.handlers import RouteHandler
-from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
+from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
+from vnext_proxy.web.task_handlers import ROUTE_HANDLERS
 
 
 def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
@@ -22,9 +29,27 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
     app[SETTINGS] = settings
     app[MAPPINGS] = mappings
     app.cleanup_ctx.append(_nova_client)
+    app.cleanup_ctx.append(_task_engine)
     for route in mappings.routes:
-        app.router.add_route(route.method, route.path, RouteHandler(route).handle, name=f"{route.rel}:{route.method}")
+        handler = ROUTE_HANDLERS[route.handler] if route.handler else RouteHandler(route).handle
+        app.router.add_route(route.method, route.path, handler, name=f"{route.rel}:{route.method}")
     return app
+
+
+async def _task_engine(app: web.Application) -> AsyncIterator[None]:
+    """The store, the engine and its one poller; the poller stops first."""
+    settings = app[SETTINGS]
+    store = await open_store(settings.store_url)
+    engine = TaskEngine(app[MAPPINGS], settings, store, app[NOVA])
+    app[TASKS] = engine
+    poller = spawn(TaskPoller(engine, settings.tasks.poll_interval).run(), name="task-poller")
+    try:
+        yield
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await store.close()
 
 
 async def _nova_client(app: web.Application) -> AsyncIterator[None]:

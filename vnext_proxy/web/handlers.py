@@ -68,8 +68,8 @@ class RouteHandler:
         mappings = request.app[MAPPINGS]
         result = engine.render_response(route, mappings, bodies, request.path_qs, ctx, variables)
         if not route.response.body:
-            return _respond(request, None, result.status, dict(result.headers))
-        return _respond(request, result.body, result.status, dict(result.headers), result.content_type)
+            return respond(request, None, result.status, dict(result.headers))
+        return respond(request, result.body, result.status, dict(result.headers), result.content_type)
 
     async def _send(
         self,
@@ -148,7 +148,7 @@ class RouteHandler:
         if more and next_marker:
             next_href = engine.page_href(request.path, list(request.query.items()), next_marker)
         body = engine.list_body(spec.list_key, items, request.path_qs, next_href)
-        return _respond(request, body, 200, headers)
+        return respond(request, body, 200, headers)
 
 
 @dataclass
@@ -195,7 +195,7 @@ async def _collect_nova_pages(
             return _Page(items, True, last_scanned, True)
 
 
-def _respond(
+def respond(
     request: web.Request,
     body: Any,
     status: int,

@@ -8,8 +8,10 @@ from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
+from vnext_proxy.tasks.engine import TaskEngine
 
 SETTINGS = web.AppKey("settings", Settings)
 MAPPINGS = web.AppKey("mappings", MappingSet)
 NOVA = web.AppKey("nova", NovaClient)
 CALLER = web.AppKey("caller", CallerFacts)
+TASKS = web.AppKey("tasks", TaskEngine)

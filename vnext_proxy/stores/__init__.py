@@ -1,0 +1,45 @@
+"""Where the proxy keeps what Nova does not: tasks, task items (and later
+server groups). ``TaskStore`` is the interface; ``open_store`` picks the
+implementation from the store URL in config."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from vnext_proxy.tasks.model import Task, TaskItem
+
+
+class TaskStore(Protocol):
+    async def add_task(self, task: Task) -> None: ...
+
+    async def save_task(self, task: Task) -> None: ...
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def tasks_for_server(
+        self, server_id: str, *, since: datetime | None = None, states: tuple[str, ...] = ()
+    ) -> list[Task]:
+        """Newest first."""
+        ...
+
+    async def running_tasks(self) -> list[Task]: ...
+
+    async def save_item(self, item: TaskItem) -> None:
+        """Insert or update."""
+        ...
+
+    async def items_for_task(self, task_id: str) -> list[TaskItem]:
+        """Oldest first."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def open_store(url: str) -> TaskStore:
+    if url.startswith("sqlite:///"):
+        from vnext_proxy.stores.sqlite import SqliteTaskStore
+
+        # As SQLAlchemy reads it: sqlite:///relative/path, sqlite:////absolute/path.
+        return await SqliteTaskStore.open(url.removeprefix("sqlite:///"))
+    raise ValueError(f"no store for {url!r} (sqlite:///path is supported)")

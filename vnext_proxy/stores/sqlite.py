@@ -1,0 +1,136 @@
+"""The embedded store: SQLite through aiosqlite (no blocking in the loop)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    server_id TEXT NOT NULL,
+    project_id TEXT,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    deadline_at TEXT NOT NULL,
+    request_id TEXT,
+    updated_at TEXT,
+    ended_at TEXT,
+    reason TEXT,
+    params TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    last_task_state TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_by_server ON tasks (server_id, created_at);
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state);
+CREATE TABLE IF NOT EXISTS task_items (
+    id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    nova_event TEXT
+);
+CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
+"""
+
+_TASK_COLUMNS = [f.name for f in fields(Task)]
+_ITEM_COLUMNS = [f.name for f in fields(TaskItem)]
+_TIMES = {"created_at", "deadline_at", "updated_at", "ended_at", "started_at"}
+
+
+def _to_row(record: Task | TaskItem) -> dict[str, Any]:
+    row = asdict(record)
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = value.isoformat()
+    if "params" in row:
+        row["params"] = json.dumps(row["params"], sort_keys=True)
+    return row
+
+
+def _from_row(row: aiosqlite.Row, columns: list[str]) -> dict[str, Any]:
+    values = dict(zip(columns, row, strict=True))
+    for key in _TIMES & values.keys():
+        if values[key] is not None:
+            values[key] = datetime.fromisoformat(values[key])
+    if "params" in values:
+        values["params"] = json.loads(values["params"])
+    return values
+
+
+class SqliteTaskStore:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteTaskStore:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.executescript(_SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem) -> None:
+        row = _to_row(record)
+        names = ", ".join(columns)
+        marks = ", ".join(f":{c}" for c in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        await self._db.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}", row
+        )
+        await self._db.commit()
+
+    async def add_task(self, task: Task) -> None:
+        await self._upsert("tasks", _TASK_COLUMNS, task)
+
+    async def save_task(self, task: Task) -> None:
+        await self._upsert("tasks", _TASK_COLUMNS, task)
+
+    async def _tasks(self, where: str, args: tuple[Any, ...], order: str = "created_at DESC") -> list[Task]:
+        sql = f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE {where} ORDER BY {order}, id"
+        async with self._db.execute(sql, args) as cursor:
+            return [Task(**_from_row(row, _TASK_COLUMNS)) async for row in cursor]
+
+    async def get_task(self, task_id: str) -> Task | None:
+        found = await self._tasks("id = ?", (task_id,))
+        return found[0] if found else None
+
+    async def tasks_for_server(
+        self, server_id: str, *, since: datetime | None = None, states: tuple[str, ...] = ()
+    ) -> list[Task]:
+        where, args = "server_id = ?", [server_id]
+        if since is not None:
+            where += " AND created_at >= ?"
+            args.append(since.isoformat())
+        if states:
+            where += f" AND state IN ({', '.join('?' * len(states))})"
+            args.extend(states)
+        return await self._tasks(where, tuple(args))
+
+    async def running_tasks(self) -> list[Task]:
+        return await self._tasks("state = ?", (RUNNING,), order="created_at")
+
+    async def save_item(self, item: TaskItem) -> None:
+        await self._upsert("task_items", _ITEM_COLUMNS, item)
+
+    async def items_for_task(self, task_id: str) -> list[TaskItem]:
+        sql = f"SELECT {', '.join(_ITEM_COLUMNS)} FROM task_items WHERE task_id = ? ORDER BY created_at, id"
+        async with self._db.execute(sql, (task_id,)) as cursor:
+            return [TaskItem(**_from_row(row, _ITEM_COLUMNS)) async for row in cursor]
+
+    async def close(self) -> None:
+        await self._db.close()

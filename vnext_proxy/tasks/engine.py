@@ -1,0 +1,242 @@
+"""The task engine: starts actions in Nova and advances tasks from what Nova shows.
+
+All decisions are ``rules.assess``; this module does the Nova calls around
+it and keeps the store up to date. Tokens are held in memory only (task id
+-> the creator's token), never stored or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jsonschema
+import uritemplate
+
+from vnext_proxy.config import Settings
+from vnext_proxy.errors import VNextError, from_nova
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.mapping.model import ActionSpec, MappingSet
+from vnext_proxy.nova.client import NovaAnswer, NovaClient
+from vnext_proxy.nova.resolvers import resolve_flavor
+from vnext_proxy.stores import TaskStore
+from vnext_proxy.tasks import rules
+from vnext_proxy.tasks.body import fill
+from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task, TaskItem
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskEngine:
+    def __init__(
+        self, mappings: MappingSet, settings: Settings, store: TaskStore, nova: NovaClient, clock: Clock = utcnow
+    ) -> None:
+        self.mappings = mappings
+        self.settings = settings
+        self.store = store
+        self.nova = nova
+        self.clock = clock
+        self._tokens: dict[str, str] = {}
+        #: The last server Nova showed for each running task.
+        self._servers: dict[str, dict[str, Any] | None] = {}
+
+    # -- starting ---------------------------------------------------------
+
+    async def start(self, server_id: str, body: Any, token: str, request_id: str | None) -> Task:
+        spec = self._validate(body)
+        params = {k: v for k, v in body.items() if k != "action"}
+        server = await self._get_server(server_id, token, request_id, missing_ok=False)
+        assert server is not None
+        params["start_vm_state"] = server.get("OS-EXT-STS:vm_state")
+        params["previous_type"] = (server.get("flavor") or {}).get("original_name")
+        if spec.revert_of is not None:
+            params["type_id"] = await self._type_to_revert(server_id, spec.revert_of)
+        for name, resolver in spec.resolve:
+            if resolver == "flavor":
+                params[name] = await resolve_flavor(self.nova, self.mappings, self.settings, params[name], token)
+        variant = spec.variant_for(params)
+        assert variant.call is not None  # the loader requires a call unless refused
+        planned = PlannedCall(
+            "action",
+            variant.call.method,
+            uritemplate.expand(variant.call.path, {"server": server_id, **_strings(params)}),
+            body=fill(variant.call.body, params) if variant.call.body is not None else None,
+        )
+        answer = await self.nova.send(planned, token=token, request_id=request_id)
+        if not answer.ok:
+            raise from_nova(answer.status, answer.body)  # Nova refused at once: no task
+        now = self.clock()
+        task = Task(
+            id=str(uuid.uuid4()),
+            server_id=server_id,
+            project_id=server.get("tenant_id"),
+            action=spec.name,
+            state=COMPLETED if variant.sync else RUNNING,
+            created_at=now,
+            created_by=await self._caller_id(server_id, answer, token, request_id),
+            deadline_at=now + timedelta(seconds=self.settings.tasks.deadline_for(spec.name)),
+            request_id=answer.request_id,
+            updated_at=now,
+            ended_at=now if variant.sync else None,
+            params=params,
+        )
+        await self.store.add_task(task)
+        if not task.is_final:
+            self._tokens[task.id] = token
+        return task
+
+    def _validate(self, body: Any) -> ActionSpec:
+        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+            raise VNextError(400, "the task body must be a JSON object with an 'action'", field="action")
+        spec = self.mappings.actions.get(body["action"])
+        if spec is None:
+            known = ", ".join(sorted(a for a, s in self.mappings.actions.items() if s.refuse is None))
+            raise VNextError(400, f"unknown action {body['action']!r}; actions: {known}", field="action")
+        if spec.refuse is not None:
+            raise VNextError(400, spec.refuse, field="action")
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(spec.params_schema).iter_errors(body))
+        if error is not None:
+            field = ".".join(map(str, error.absolute_path)) or _missing_field(error)
+            raise VNextError(400, f"{spec.name}: {error.message}", field=field)
+        return spec
+
+    async def _type_to_revert(self, server_id: str, reverted: str) -> str:
+        for task in await self.store.tasks_for_server(server_id, states=(COMPLETED,)):
+            if task.action == reverted:
+                previous = task.params.get("previous_type")
+                if previous:
+                    return str(previous)
+            if task.action in (reverted, f"REVERT_{reverted}"):
+                break
+        raise VNextError(409, f"the server has no completed {reverted} to revert")
+
+    async def _caller_id(self, server_id: str, answer: NovaAnswer, token: str, request_id: str | None) -> str | None:
+        """Nova records who made the call in its instance action."""
+        action = await self._get_action(server_id, answer.request_id, token, request_id)
+        return action.get("user_id") if action else None
+
+    # -- advancing --------------------------------------------------------
+
+    async def advance(
+        self, task: Task, token: str, *, server: Any = None, observed: bool = False, request_id: str | None = None
+    ) -> Task:
+        """One step: look at Nova (unless ``observed`` gives the server), decide, act, save."""
+        if task.is_final:
+            return task
+        spec = self.mappings.actions[task.action]
+        variant = spec.variant_for(task.params)
+        if not observed:
+            server = await self._get_server(task.server_id, token, request_id, missing_ok=True)
+        self._servers[task.id] = server
+        now = self.clock()
+        verdict = rules.assess(task, variant, server, None, now)
+        if verdict.next_step == rules.FETCH_ACTION:
+            action = await self._get_action(task.server_id, task.request_id, token, request_id)
+            verdict = rules.assess(task, variant, server, action, now)
+        updated = task
+        if verdict.next_step == rules.CONFIRM:
+            updated = await self._confirm(task, token, request_id)
+        if server is not None:
+            updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
+        if verdict.state != RUNNING:
+            updated = replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now)
+            await self._close_items(updated, now)
+            self._forget(task.id)
+            log.info(
+                "task %s (%s) %s%s",
+                task.id,
+                task.action,
+                verdict.state,
+                f": {verdict.reason}" if verdict.reason else "",
+            )
+        if updated != task:
+            updated = replace(updated, updated_at=now)
+            await self.store.save_task(updated)
+        return updated
+
+    async def _confirm(self, task: Task, token: str, request_id: str | None) -> Task:
+        call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
+        answer = await self.nova.send(call, token=token, request_id=request_id)
+        # 409: confirmed already (by Nova's resize_confirm_window or anyone).
+        if not answer.ok and answer.status != 409:
+            raise from_nova(answer.status, answer.body)
+        return replace(task, phase="confirming", params={**task.params, "confirm_request_id": answer.request_id})
+
+    async def _track_items(self, task: Task, task_state: str | None, now: datetime) -> Task:
+        if task_state == task.last_task_state:
+            return task
+        await self._close_items(task, now, state=COMPLETED)
+        name = rules.item_action(task_state, self.mappings.task_items)
+        if name is not None:
+            item = TaskItem(str(uuid.uuid4()), task.id, name, RUNNING, now, now)
+            await self.store.save_item(item)
+        return replace(task, last_task_state=task_state)
+
+    async def _close_items(self, task: Task, now: datetime, state: str | None = None) -> None:
+        final = state or {COMPLETED: COMPLETED, ABORTED: ABORTED, TIMED_OUT: TIMED_OUT}.get(task.state, COMPLETED)
+        for item in await self.store.items_for_task(task.id):
+            if item.ended_at is None:
+                await self.store.save_item(replace(item, state=final, ended_at=now))
+
+    # -- tokens -----------------------------------------------------------
+
+    def token_for(self, task_id: str) -> str | None:
+        return self._tokens.get(task_id)
+
+    def last_server(self, task_id: str) -> tuple[bool, dict[str, Any] | None]:
+        return (task_id in self._servers, self._servers.get(task_id))
+
+    def _forget(self, task_id: str) -> None:
+        self._tokens.pop(task_id, None)
+        self._servers.pop(task_id, None)
+
+    # -- Nova reads -------------------------------------------------------
+
+    async def _get_server(
+        self, server_id: str, token: str, request_id: str | None, *, missing_ok: bool
+    ) -> dict[str, Any] | None:
+        answer = await self.nova.send(
+            PlannedCall("server", "GET", f"/servers/{server_id}"), token=token, request_id=request_id
+        )
+        if answer.status == 404 and missing_ok:
+            return None
+        if not answer.ok:
+            raise from_nova(answer.status, answer.body)
+        server: dict[str, Any] = answer.body["server"]
+        return server
+
+    async def _get_action(
+        self, server_id: str, nova_request_id: str | None, token: str, request_id: str | None
+    ) -> dict[str, Any] | None:
+        if not nova_request_id:
+            return None
+        call = PlannedCall("action", "GET", f"/servers/{server_id}/os-instance-actions/{nova_request_id}")
+        answer = await self.nova.send(call, token=token, request_id=request_id)
+        if answer.status == 404:
+            return None
+        if not answer.ok:
+            raise from_nova(answer.status, answer.body)
+        action: dict[str, Any] = answer.body["instanceAction"]
+        return action
+
+
+def _strings(params: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in params.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+
+
+def _missing_field(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required" and "'" in error.message:
+        return error.message.split("'")[1]
+    if error.validator == "additionalProperties" and "'" in error.message:
+        return error.message.split("'")[1]
+    return "action"

@@ -1,0 +1,97 @@
+"""TaskPoller: one loop per process that advances every running task.
+
+Each cycle asks Nova once per credential for the servers changed since the
+last cycle (GET /servers/detail?changes-since=...), not once per task; a
+task whose server did not change is judged on what was seen before. Nova's
+instance action is read only when a task looks finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.tasks.model import Task
+
+log = logging.getLogger(__name__)
+
+#: Nova's updated_at has one-second resolution, and clocks differ a little.
+_OVERLAP = timedelta(seconds=5)
+
+
+@dataclass
+class CycleStats:
+    tasks: int = 0
+    batches: int = 0
+
+
+class TaskPoller:
+    def __init__(self, engine: TaskEngine, interval: float, max_backoff: float = 60.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self._last_ok: dict[str, datetime] = {}
+        self.cycles = 0
+
+    async def run(self) -> None:
+        delay = self.interval
+        while True:
+            try:
+                await self.poll_once()
+                delay = self.interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep polling whatever one cycle met
+                delay = min(delay * 2, self.max_backoff)
+                log.warning("task poll failed (%s); next try in %.0fs", _describe(exc), delay)
+            await asyncio.sleep(delay)
+
+    async def poll_once(self) -> CycleStats:
+        started = self.engine.clock()
+        stats = CycleStats()
+        groups: dict[str, list[Task]] = {}
+        for task in await self.engine.store.running_tasks():
+            token = self.engine.token_for(task.id)
+            # Without a token (after a restart) a task advances when someone
+            # allowed to see it reads it, with that reader's token.
+            if token is not None:
+                groups.setdefault(token, []).append(task)
+        for token, tasks in groups.items():
+            key = hashlib.sha256(token.encode()).hexdigest()
+            since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
+            changed = await self._changed_servers(token, since - _OVERLAP)
+            stats.batches += 1
+            for task in tasks:
+                await self._advance(task, token, changed)
+                stats.tasks += 1
+            self._last_ok[key] = started
+        self.cycles += 1
+        return stats
+
+    async def _changed_servers(self, token: str, since: datetime) -> dict[str, dict[str, Any]]:
+        query = (("changes-since", since.strftime("%Y-%m-%dT%H:%M:%SZ")),)
+        answer = await self.engine.nova.send(PlannedCall("poll", "GET", "/servers/detail", query), token=token)
+        if not answer.ok:
+            raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")
+        return {s["id"]: s for s in answer.body.get("servers", [])}
+
+    async def _advance(self, task: Task, token: str, changed: dict[str, dict[str, Any]]) -> None:
+        try:
+            if task.server_id in changed:
+                await self.engine.advance(task, token, server=changed[task.server_id], observed=True)
+                return
+            seen, last = self.engine.last_server(task.id)
+            await self.engine.advance(task, token, server=last, observed=seen)
+        except VNextError as exc:
+            log.warning("task %s could not advance: %s", task.id, exc.message)
+
+
+def _describe(exc: Exception) -> str:
+    return exc.message if isinstance(exc, VNextError) else exc.__class__.__name__

@@ -1,0 +1,100 @@
+"""What Nova's state means for a task: pure decisions, no I/O.
+
+Like openstacksdk's ``wait_for_status``, with explicit end states, failure
+signs and a deadline; unlike it, each decision is one step, so the poller
+(and tests) call it with whatever Nova showed, without sleeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vnext_proxy.mapping.model import ActionVariant
+from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task
+
+FETCH_ACTION = "fetch_action"
+CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    reason: str | None = None
+    #: What the engine must do before it can decide: fetch Nova's instance
+    #: action, or confirm a resize.
+    next_step: str | None = None
+
+
+def assess(
+    task: Task,
+    variant: ActionVariant,
+    server: dict[str, Any] | None,
+    action: dict[str, Any] | None,
+    now: datetime,
+) -> Verdict:
+    """Decide a running task's state from the server (None: Nova says 404)
+    and, when fetched, the instance action Nova recorded for it."""
+    failure = _action_failure(action)
+    if failure is not None:
+        return Verdict(ABORTED, failure)
+    if (
+        server is not None
+        and server.get("OS-EXT-STS:vm_state") == "error"
+        and task.params.get("start_vm_state") != "error"
+    ):
+        fault = (server.get("fault") or {}).get("message") or "no fault recorded"
+        return Verdict(ABORTED, f"Nova put the server in ERROR: {fault}")
+    if server is None and not any(m.gone for m in variant.done):
+        return Verdict(ABORTED, "the server no longer exists")
+    if now >= task.deadline_at:
+        return Verdict(
+            TIMED_OUT, f"{task.action} did not finish by its deadline ({task.deadline_at:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if server is None:
+        return Verdict(COMPLETED)
+    if variant.confirm and task.phase == "nova" and _awaits_confirm(server):
+        return Verdict(RUNNING, next_step=CONFIRM)
+    if not any(m.matches(server) for m in variant.done):
+        return Verdict(RUNNING)
+    if task.phase == "confirming":
+        # The resize's own instance action finished before VERIFY_RESIZE.
+        return Verdict(COMPLETED)
+    # Matching the end state is not enough (a reboot starts and ends ACTIVE,
+    # a failed resize falls back to ACTIVE): Nova's instance action decides.
+    if action is None:
+        return Verdict(RUNNING, next_step=FETCH_ACTION)
+    return Verdict(COMPLETED) if _finished(action) else Verdict(RUNNING)
+
+
+def _awaits_confirm(server: dict[str, Any]) -> bool:
+    return server.get("OS-EXT-STS:vm_state") == "resized" and server.get("OS-EXT-STS:task_state") is None
+
+
+def _finished(action: dict[str, Any]) -> bool:
+    events = action.get("events") or []
+    return bool(events) and all(e.get("finish_time") for e in events)
+
+
+def _action_failure(action: dict[str, Any] | None) -> str | None:
+    if action is None:
+        return None
+    for event in action.get("events") or []:
+        if event.get("result") == "Error":
+            detail = event.get("details") or _last_line(event.get("traceback")) or "no details shown"
+            return f"Nova's {event.get('event')} failed: {detail}"
+    if action.get("message") == "Error" and _finished(action):
+        return f"Nova's {action.get('action')} action ended in error"
+    return None
+
+
+def _last_line(text: Any) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return text.strip().splitlines()[-1]
+
+
+def item_action(task_state: str | None, items: dict[str, str]) -> str | None:
+    """The vNext task item a Nova task_state shows as."""
+    return items.get(task_state) if task_state else None

@@ -1,0 +1,53 @@
+"""How tasks and task items look in the vNext API (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vnext_proxy.tasks.model import Task, TaskItem
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "server_id": task.server_id,
+        "action": task.action,
+        "state": task.state,
+        "created_at": _time(task.created_at),
+        "created_by": task.created_by,
+        "updated_at": _time(task.updated_at),
+        "ended_at": _time(task.ended_at),
+        "reason": task.reason,
+        # The x-openstack-request-id of the Nova call, which is also the
+        # request_id of Nova's instance action: where to look on Nova's side.
+        "nova_request_id": task.request_id,
+        "_links": {
+            # The spec's example puts the server id here; the task's is right.
+            "self": {"href": f"/server_tasks/{task.id}"},
+            "describedby": {"href": "/schemas/server_task"},
+            "rel/server_task_items": {"href": f"/server_tasks/{task.id}/items"},
+            "rel/server": {"href": f"/servers/{task.server_id}"},
+        },
+    }
+
+
+def item_view(item: TaskItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "task_id": item.task_id,
+        "action": item.action,
+        "state": item.state,
+        "created_at": _time(item.created_at),
+        "started_at": _time(item.started_at),
+        "ended_at": _time(item.ended_at),
+        "_links": {
+            "self": {"href": f"/server_tasks/{item.task_id}/items#{item.id}"},
+            "describedby": {"href": "/schemas/server_task_item"},
+            "rel/server_task": {"href": f"/server_tasks/{item.task_id}"},
+        },
+    }

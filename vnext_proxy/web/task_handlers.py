@@ -1,0 +1,142 @@
+"""The task routes: thin HTTP wrappers around the task engine."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from vnext_proxy.errors import VNextError, from_nova
+from vnext_proxy.mapping import engine as mapping_engine
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.tasks.history import merge_history
+from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
+from vnext_proxy.tasks.views import item_view, task_view
+from vnext_proxy.web.handlers import caller_token, respond
+from vnext_proxy.web.keys import MAPPINGS, SETTINGS, TASKS
+from vnext_proxy.web.middlewares import REQUEST_ID
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATES = (RUNNING, *sorted(FINAL_STATES))
+
+
+async def start_task(request: web.Request) -> web.StreamResponse:
+    token = caller_token(request)
+    body = await _json_body(request)
+    task = await request.app[TASKS].start(request.match_info["server_id"], body, token, request[REQUEST_ID])
+    return respond(request, task_view(task), 202, {"Location": f"/server_tasks/{task.id}"})
+
+
+async def get_task(request: web.Request) -> web.StreamResponse:
+    task = await _visible_task(request)
+    return respond(request, task_view(task), 200, {})
+
+
+async def server_tasks(request: web.Request) -> web.StreamResponse:
+    token = caller_token(request)
+    server_id = request.match_info["server_id"]
+    engine = request.app[TASKS]
+    # Nova's action list shows the caller may see the server (and works after
+    # it is deleted); 404 for anyone else.
+    actions = await _nova_get(request, f"/servers/{server_id}/os-instance-actions", token)
+    server_answer = await engine.nova.send(
+        PlannedCall("server", "GET", f"/servers/{server_id}"), token=token, request_id=request[REQUEST_ID]
+    )
+    server = server_answer.body.get("server") if server_answer.ok else None
+    stored = [await _catch_up(request, t, token) for t in await engine.store.tasks_for_server(server_id)]
+    settings = request.app[SETTINGS]
+    merged = merge_history(
+        stored, actions.get("instanceActions", []), server, request.app[MAPPINGS], settings.id_namespace
+    )
+    return _page(request, "tasks", [task_view(t) for t in _filter(request, merged, lambda t: t.created_at)])
+
+
+async def task_items(request: web.Request) -> web.StreamResponse:
+    task = await _visible_task(request)
+    items = await request.app[TASKS].store.items_for_task(task.id)
+    return _page(request, "items", [item_view(i) for i in _filter(request, items, lambda i: i.created_at)])
+
+
+async def _visible_task(request: web.Request) -> Task:
+    token = caller_token(request)
+    task = await request.app[TASKS].store.get_task(request.match_info["task_id"])
+    if task is None:
+        raise VNextError(404, "No such task, or it is not yours")
+    # Visible to whoever Nova lets read the server's actions.
+    try:
+        await _nova_get(request, f"/servers/{task.server_id}/os-instance-actions", token)
+    except VNextError as exc:
+        if exc.status in (403, 404):
+            raise VNextError(404, "No such task, or it is not yours") from None
+        raise
+    return await _catch_up(request, task, token)
+
+
+async def _catch_up(request: web.Request, task: Task, token: str) -> Task:
+    """A running task nobody polls (its creator's token is gone) advances
+    now, with the reader's token."""
+    engine = request.app[TASKS]
+    if task.state == RUNNING and engine.token_for(task.id) is None:
+        return await engine.advance(task, token, request_id=request[REQUEST_ID])
+    return task
+
+
+async def _nova_get(request: web.Request, path: str, token: str) -> dict[str, Any]:
+    answer = await request.app[TASKS].nova.send(
+        PlannedCall("get", "GET", path), token=token, request_id=request[REQUEST_ID]
+    )
+    if not answer.ok:
+        error = from_nova(answer.status, answer.body)
+        if answer.status in (403, 404):
+            error = VNextError(404, "No such server, or it is not yours")
+        raise error
+    body: dict[str, Any] = answer.body
+    return body
+
+
+def _filter(request: web.Request, records: list[Any], created: Callable[[Any], datetime]) -> list[Any]:
+    state = request.query.getall("state", [])
+    for value in state:
+        if value not in _STATES:
+            raise VNextError(400, f"state must be one of {', '.join(_STATES)}", field="state")
+    since_raw = request.query.get("since")
+    since = None
+    if since_raw is not None:
+        try:
+            since = datetime.fromisoformat(since_raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise VNextError(400, "since must be an ISO 8601 date and time", field="since") from None
+        if since.tzinfo is None:
+            raise VNextError(400, "since needs a time zone (for example a trailing Z)", field="since")
+    return [r for r in records if (not state or r.state in state) and (since is None or created(r) >= since)]
+
+
+def _page(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.StreamResponse:
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or int(raw) < 1:
+        raise VNextError(400, "limit must be a positive integer", field="limit")
+    page, more = mapping_engine.page_in_proxy(items, request.query.get("marker"), min(int(raw), 1000))
+    next_href = None
+    if more and page:
+        next_href = mapping_engine.page_href(request.path, list(request.query.items()), page[-1]["id"])
+    return respond(request, mapping_engine.list_body(key, page, request.path_qs, next_href), 200, {})
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise VNextError(415, "send the task as application/json")
+    try:
+        return await request.json()
+    except ValueError:
+        raise VNextError(400, "the body is not valid JSON") from None
+
+
+ROUTE_HANDLERS: dict[str, Handler] = {
+    "start_task": start_task,
+    "get_task": get_task,
+    "server_tasks": server_tasks,
+    "task_items": task_items,
+}
