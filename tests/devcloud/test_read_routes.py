@@ -115,44 +115,23 @@ def fleet(nova_as) -> Iterator[Fleet]:  # type: ignore[no-untyped-def]
     )
     assert resp.status_code == 201, resp.text
     launched: list[tuple[Any, Any]] = []
+
+    def launch(conn: Any, name: str, flavor: str, **extra: Any) -> None:
+        server = conn.compute.create_server(
+            name=f"rr-{name}-{suffix}",
+            hostname=f"rr-{name}-{suffix}",
+            image_id=IMAGE,
+            flavor_id=flavor,
+            networks="auto",
+            **extra,
+        )
+        launched.append((conn, server))
+
     try:
-        common = {"image_id": IMAGE, "networks": "auto"}
-        launched.append(
-            (
-                member,
-                member.compute.create_server(
-                    name=f"rr-web-{suffix}",
-                    hostname=f"rr-web-{suffix}",
-                    flavor_id="1",
-                    key_name=keypair,
-                    metadata={"role": "web", "tier": "front"},
-                    tags=["linux"],
-                    **common,
-                ),
-            )
-        )
-        launched.append(
-            (
-                member,
-                member.compute.create_server(
-                    name=f"rr-db-{suffix}", hostname=f"rr-db-{suffix}", flavor_id="2", **common
-                ),
-            )
-        )
-        launched.append(
-            (
-                member,
-                member.compute.create_server(
-                    name=f"rr-off-{suffix}", hostname=f"rr-off-{suffix}", flavor_id="1", **common
-                ),
-            )
-        )
-        launched.append(
-            (
-                other,
-                other.compute.create_server(name=f"rr-b-{suffix}", hostname=f"rr-b-{suffix}", flavor_id="1", **common),
-            )
-        )
+        launch(member, "web", "1", key_name=keypair, metadata={"role": "web", "tier": "front"}, tags=["linux"])
+        launch(member, "db", "2")
+        launch(member, "off", "1")
+        launch(other, "b", "1")
         active = [conn.compute.wait_for_server(server, interval=POLL, wait=120) for conn, server in launched]
         web, db, stopped, in_b = (server.id for server in active)
         volume = _attach_volume(member, web)
@@ -169,9 +148,14 @@ def fleet(nova_as) -> Iterator[Fleet]:  # type: ignore[no-untyped-def]
             keypair=keypair,
         )
     finally:
+        problems = []
         for conn, server in launched:
-            _remove_server(conn, server.id)
+            try:
+                _remove_server(conn, server.id)
+            except Exception as exc:  # keep removing the others
+                problems.append(f"{server.id}: {exc!r}")
         member.compute.delete(f"/os-keypairs/{keypair}", headers=MV)
+        assert not problems, problems
 
 
 # --- helpers --------------------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_a_failure_only_the_instance_action_shows_aborts(mappings: MappingSet) -
     assert verdict.state == ABORTED
     assert (
         verdict.reason
-        == "Nova's conductor_migrate_server failed: No valid host was found. No valid host found for resize"
+        == "Nova's conductor_migrate_server step failed: No valid host was found. No valid host found for resize"
     )
 
 

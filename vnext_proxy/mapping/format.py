@@ -68,6 +68,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
         "gap_rows": {"type": "array", "items": {"$ref": "#/$defs/gap_row"}},
         "actions": ACTIONS_SCHEMA,
         "task_items": TASK_ITEMS_SCHEMA,
+        "event_items": {"type": "object", "additionalProperties": {"type": "string"}},
     },
     "$defs": {
         "fields": {"type": "object", "additionalProperties": _FIELD},

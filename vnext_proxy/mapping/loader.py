@@ -128,6 +128,7 @@ class _Builder:
         self.gap_entries: list[GapEntry] = []
         self.actions: dict[str, ActionSpec] = {}
         self.task_items: dict[str, str] = {}
+        self.event_items: dict[str, str] = {}
         # Checked once every file is read.
         self.object_refs: list[tuple[str, Problem]] = []
         self.gap_claims: dict[str, Source] = {}
@@ -171,6 +172,7 @@ class _Builder:
                     )
                 )
             self.task_items.update(items)
+        self.event_items.update(doc.data.get("event_items", {}))
         for i, raw in enumerate(doc.data.get("gap_rows", [])):
             path = ("gap_rows", i)
             purposes = self._gap(doc, (*path, "gap"), raw["gap"])
@@ -414,6 +416,7 @@ class _Builder:
             dict(self.schemas),
             dict(self.actions),
             dict(self.task_items),
+            dict(self.event_items),
         )
 
     def _check_collisions(self) -> None:

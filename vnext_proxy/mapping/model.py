@@ -175,6 +175,8 @@ class MappingSet:
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     #: Nova task_state -> vNext task item action.
     task_items: dict[str, str] = field(default_factory=dict)
+    #: Nova instance-action event -> vNext task item action.
+    event_items: dict[str, str] = field(default_factory=dict)
 
     def route_by_rel(self, rel: str) -> list[Route]:
         return [r for r in self.routes if r.rel == rel]

@@ -143,6 +143,8 @@ class TaskEngine:
         if verdict.next_step == rules.FETCH_ACTION:
             action = await self._get_action(task.server_id, task.request_id, token, request_id)
             verdict = rules.assess(task, variant, server, action, now)
+            if action is not None and verdict.state != RUNNING:
+                await self._items_from_events(task, action)
         updated = task
         if verdict.next_step == rules.CONFIRM:
             updated = await self._confirm(task, token, request_id)
@@ -181,6 +183,35 @@ class TaskEngine:
             item = TaskItem(str(uuid.uuid4()), task.id, name, RUNNING, now, now)
             await self.store.save_item(item)
         return replace(task, last_task_state=task_state)
+
+    async def _items_from_events(self, task: Task, action: dict[str, Any]) -> None:
+        """Nova's finished events name the steps the poller may have missed."""
+        items = await self.store.items_for_task(task.id)
+        by_action = {i.action: i for i in items}
+        for event in sorted(action.get("events") or [], key=lambda e: e.get("start_time") or ""):
+            name = self.mappings.event_items.get(event.get("event", ""))
+            if name is None:
+                continue
+            known = by_action.get(name)
+            if known is not None:
+                if known.nova_event is None:
+                    await self.store.save_item(replace(known, nova_event=event["event"]))
+                continue
+            started = _nova_time(event.get("start_time")) or task.created_at
+            ended = _nova_time(event.get("finish_time"))
+            state = {"Success": COMPLETED, "Error": ABORTED}.get(event.get("result") or "", RUNNING)
+            item = TaskItem(
+                str(uuid.uuid5(uuid.UUID(task.id), event["event"])),
+                task.id,
+                name,
+                state,
+                started,
+                started,
+                ended,
+                event["event"],
+            )
+            by_action[name] = item
+            await self.store.save_item(item)
 
     async def _close_items(self, task: Task, now: datetime, state: str | None = None) -> None:
         final = state or {COMPLETED: COMPLETED, ABORTED: ABORTED, TIMED_OUT: TIMED_OUT}.get(task.state, COMPLETED)
@@ -228,6 +259,13 @@ class TaskEngine:
             raise from_nova(answer.status, answer.body)
         action: dict[str, Any] = answer.body["instanceAction"]
         return action
+
+
+def _nova_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:

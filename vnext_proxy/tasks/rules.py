@@ -82,8 +82,10 @@ def _action_failure(action: dict[str, Any] | None) -> str | None:
         return None
     for event in action.get("events") or []:
         if event.get("result") == "Error":
-            detail = event.get("details") or _last_line(event.get("traceback")) or "no details shown"
-            return f"Nova's {event.get('event')} failed: {detail}"
+            detail = event.get("details") or _last_line(event.get("traceback"))
+            if detail is None:
+                return f"Nova's {event.get('event')} step failed (Nova shows the details to admins only)"
+            return f"Nova's {event.get('event')} step failed: {detail}"
     if action.get("message") == "Error" and _finished(action):
         return f"Nova's {action.get('action')} action ended in error"
     return None

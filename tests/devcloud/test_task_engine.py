@@ -1,0 +1,147 @@
+"""How tasks end: failure, deadline, restart, history and items, against devcloud."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from vnext_proxy.config import Settings
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.web.app import create_app
+
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+MV = {"OpenStack-API-Version": "compute 2.100"}
+MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+READER = {"X-Auth-Token": "devcloud-reader-a"}
+
+
+@pytest.fixture(scope="module")
+def server_id(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    nova = nova_as("devcloud-member-a")
+    server = nova.compute.create_server(name="engine-tests", image_id=IMAGE, flavor_id="1", networks="none")
+    try:
+        nova.compute.wait_for_server(server, interval=0.5, wait=120)
+        yield server.id
+    finally:
+        nova.compute.delete(f"/servers/{server.id}", headers=MV)
+        nova.compute.post(f"/servers/{server.id}/action", json={"forceDelete": None}, headers=MV)
+
+
+async def start(
+    proxy: TestClient, server_id: str, body: dict[str, Any], headers: dict[str, str] = MEMBER
+) -> dict[str, Any]:
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers=headers)
+    assert resp.status == 202, await resp.text()
+    task: dict[str, Any] = await resp.json()
+    assert resp.headers["Location"] == f"/server_tasks/{task['id']}"
+    return task
+
+
+async def wait_final(
+    proxy: TestClient, task_id: str, headers: dict[str, str] = MEMBER, wait: float = 90
+) -> dict[str, Any]:
+    for _ in range(int(wait / 0.5)):
+        resp = await proxy.get(f"/server_tasks/{task_id}", headers=headers)
+        assert resp.status == 200, await resp.text()
+        task: dict[str, Any] = await resp.json()
+        if task["state"] != "RUNNING":
+            return task
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"task {task_id} still RUNNING after {wait}s")
+
+
+def vm_state(nova_as, server_id: str) -> str:  # type: ignore[no-untyped-def]
+    body = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()
+    return str(body["server"]["OS-EXT-STS:vm_state"])
+
+
+async def test_a_failure_only_novas_action_shows_aborts_the_task(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
+    # m1.xlarge (16 GB) fits no devcloud host: Nova accepts, then the
+    # scheduler fails and the server goes straight back to ACTIVE, no fault.
+    task = await start(proxy, server_id, {"action": "RESIZE", "type_id": "m1.xlarge"})
+    final = await wait_final(proxy, task["id"])
+    assert final["state"] == "ABORTED"
+    # A member sees which step failed; Nova shows why to admins only.
+    assert final["reason"].startswith("Nova's cold_migrate step failed")
+    assert vm_state(nova_as, server_id) == "active"
+    items = await (await proxy.get(f"/server_tasks/{task['id']}/items", headers=MEMBER)).json()
+    assert "ABORTED" in {i["state"] for i in items["items"]}
+
+
+async def test_short_deadline_times_out(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, server_id: str
+) -> None:  # type: ignore[no-untyped-def]
+    hasty = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, default_deadline=0.1))
+    proxy = await aiohttp_client(create_app(hasty, mappings))
+    task = await start(proxy, server_id, {"action": "REBOOT"})
+    final = await wait_final(proxy, task["id"])
+    assert final["state"] == "TIMED_OUT"
+    assert "deadline" in final["reason"]
+
+
+async def test_restarted_proxy_still_completes_the_task(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, server_id: str, nova_as
+) -> None:  # type: ignore[no-untyped-def]
+    first = await aiohttp_client(create_app(proxy_settings, mappings))
+    task = await start(first, server_id, {"action": "PAUSE"})
+    await first.close()  # gone before its poller ever ran; the token with it
+    second = await aiohttp_client(create_app(proxy_settings, mappings))  # same store
+    # No token survived, so the task waits for a reader; any reader allowed
+    # to see the server advances it with their own token.
+    final = await wait_final(second, task["id"], headers=READER)
+    assert final["state"] == "COMPLETED"
+    assert vm_state(nova_as, server_id) == "paused"
+    resumed = await wait_final(second, (await start(second, server_id, {"action": "UNPAUSE"}))["id"])
+    assert resumed["state"] == "COMPLETED"
+
+
+async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
+    ours = await wait_final(proxy, (await start(proxy, server_id, {"action": "POWER_OFF"}))["id"])
+    direct = nova_as("devcloud-member-a").compute.post(
+        f"/servers/{server_id}/action", json={"os-start": None}, headers=MV
+    )
+    assert direct.status_code == 202
+    direct_id = direct.headers["x-openstack-request-id"]
+    for _ in range(60):
+        if vm_state(nova_as, server_id) == "active":
+            break
+        await asyncio.sleep(0.5)
+    resp = await proxy.get(f"/servers/{server_id}/tasks?limit=100", headers=MEMBER)
+    tasks = (await resp.json())["tasks"]
+    by_request = {t["nova_request_id"]: t for t in tasks}
+    assert len(by_request) == len(tasks), "a Nova action appears twice"
+    assert by_request[direct_id]["action"] == "POWER_ON"
+    assert by_request[direct_id]["created_by"] == "a1000000000040008000000000000a01"
+    assert by_request[ours["nova_request_id"]]["id"] == ours["id"]
+    create = [t for t in tasks if t["action"] == "CREATE"]
+    assert len(create) == 1
+    assert create[0]["state"] == "COMPLETED"
+    items = await (await proxy.get(f"/server_tasks/{ours['id']}/items", headers=MEMBER)).json()
+    assert [i["action"] for i in items["items"]] == ["POWERING_OFF"]
+    assert items["items"][0]["state"] == "COMPLETED"
+    # Filters and paging.
+    only = await (await proxy.get(f"/servers/{server_id}/tasks?state=ABORTED", headers=MEMBER)).json()
+    assert all(t["state"] == "ABORTED" for t in only["tasks"])
+    page = await (await proxy.get(f"/servers/{server_id}/tasks?limit=1", headers=MEMBER)).json()
+    assert len(page["tasks"]) == 1
+    assert "next" in page["_links"]
+    bad = await proxy.get(f"/servers/{server_id}/tasks?since=yesterday", headers=MEMBER)
+    assert bad.status == 400
+    assert (await bad.json())["error"]["field"] == "since"
+
+
+async def test_another_project_sees_no_tasks(proxy: TestClient, server_id: str) -> None:
+    task = await start(proxy, server_id, {"action": "LOCK"})
+    assert task["state"] == "COMPLETED"  # LOCK takes effect on Nova's reply
+    await wait_final(proxy, (await start(proxy, server_id, {"action": "UNLOCK"}))["id"])
+    other = {"X-Auth-Token": "devcloud-member-b"}
+    for path in (f"/server_tasks/{task['id']}", f"/servers/{server_id}/tasks", f"/server_tasks/{task['id']}/items"):
+        resp = await proxy.get(path, headers=other)
+        assert resp.status == 404, path
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json={"action": "REBOOT"}, headers=other)
+    assert resp.status == 404
