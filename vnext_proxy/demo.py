@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from vnext_proxy.config import NovaSettings, Settings
+from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.devcloud.process import DevCloudProcess
 from vnext_proxy.mapping.loader import load_mappings
@@ -28,7 +28,9 @@ def run_demo(proxy_port: int, nova_port: int, once: bool = False) -> int:
 
 
 async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
-    settings = Settings(nova=NovaSettings(endpoint=nova_endpoint), port=port)
+    settings = Settings(
+        nova=NovaSettings(endpoint=nova_endpoint), port=port, tasks=TaskSettings(poll_interval=1.0), explain=True
+    )
     app = create_app(settings, load_mappings(settings.mappings_dir))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -36,6 +38,7 @@ async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
     base = f"http://{settings.host}:{port}"
     try:
         await _tour(base)
+        await _task_tour(base, nova_endpoint)
         if once:
             return 0
         print("\nThe proxy keeps running; press Ctrl-C to stop both.", flush=True)
@@ -68,6 +71,57 @@ async def _tour(base: str) -> None:
             print(f"# {title}\n$ {curl}")
             print(f"HTTP {resp.status}")
             print(_excerpt(body), "\n", flush=True)
+
+
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # devcloud's first image
+
+
+async def _task_tour(base: str, nova_endpoint: str) -> None:
+    headers = {"X-Auth-Token": TOKEN}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        # Launching through the proxy (POST /projects/{project}/servers) is
+        # not built yet; the demo boots its server on Nova directly.
+        print("# A server to work with, booted on Nova directly")
+        boot = {"server": {"name": "demo-1", "imageRef": IMAGE, "flavorRef": "1", "networks": "auto"}}
+        async with session.post(
+            nova_endpoint + "/servers", json=boot, headers={"OpenStack-API-Version": "compute 2.100"}
+        ) as resp:
+            server_id = (await resp.json())["server"]["id"]
+        print(f"$ curl -s -I -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
+        for _ in range(120):
+            async with session.head(f"{base}/servers/{server_id}") as resp:
+                virt = resp.headers.get("X-OpenStack-Compute-Server-Virt-State")
+            print(f"  virt state: {virt}", flush=True)
+            if virt != "BUILDING":
+                break
+            await asyncio.sleep(1)
+        async with session.get(f"{base}/servers/{server_id}") as resp:
+            print(f"\n$ curl -s -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
+            print(_excerpt(await resp.json(), limit=900), "\n")
+
+        print("# A task: POWER_OFF, instead of Nova's os-stop action")
+        print(
+            f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'Content-Type: application/json' "
+            f'-d \'{{"action": "POWER_OFF"}}\' {base}/servers/{server_id}/tasks'
+        )
+        async with session.post(f"{base}/servers/{server_id}/tasks", json={"action": "POWER_OFF"}) as resp:
+            task = await resp.json()
+        print(f"HTTP {resp.status}, Location: {resp.headers.get('Location')}")
+        started = asyncio.get_running_loop().time()
+        while True:
+            async with session.get(f"{base}/server_tasks/{task['id']}") as resp:
+                task = await resp.json()
+            elapsed = asyncio.get_running_loop().time() - started
+            print(f"  {elapsed:5.1f}s  task {task['action']}: {task['state']}", flush=True)
+            if task["state"] != "RUNNING" or elapsed > 120:
+                break
+            await asyncio.sleep(1)
+        async with session.get(f"{base}/server_tasks/{task['id']}/items") as resp:
+            items = (await resp.json())["items"]
+        print("  steps: " + ", ".join(f"{i['action']} {i['state']}" for i in items))
+        print(f"\n$ curl -s -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}/tasks   # its history")
+        print(f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'X-VNext-Explain: 1' {base}/servers/{server_id}")
+        print("  (the answer plus the Nova calls made for it)\n", flush=True)
 
 
 def _excerpt(body: object, limit: int = 1200) -> str:

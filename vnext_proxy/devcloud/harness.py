@@ -115,3 +115,7 @@ def serve_forever(port: int, host: str = "127.0.0.1", on_ready: Callable[[str], 
     if on_ready is not None:
         on_ready(endpoint)
     server.serve_forever(poll_interval=0.2)
+    # Nova's services leave non-daemon threads running, which would keep the
+    # process alive after a signal; a dev cloud has nothing left to save.
+    sys.stdout.flush()
+    os._exit(0)

@@ -156,7 +156,8 @@ def matches(item: Mapping[str, Any], filt: Filter, wanted: Sequence[str]) -> boo
     if filt.match == "contains":
         return isinstance(value, list) and any(w in value for w in wanted)
     if filt.match == "after":
-        return isinstance(value, str) and any(value > (format_timestamp(w) or "") for w in wanted)
+        # Inclusive, at the one-second resolution vNext shows times in.
+        return isinstance(value, str) and any(value >= (format_timestamp(w) or "") for w in wanted)
     return str(value) in wanted
 
 
@@ -189,6 +190,8 @@ def split_filters(
             and None not in nova_values
         ):
             to_nova.append((filt.nova_param, str(nova_values[0])))
+            if filt.verify:
+                in_proxy.append(filt)
         else:
             in_proxy.append(filt)
     return to_nova, in_proxy

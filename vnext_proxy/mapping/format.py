@@ -51,6 +51,7 @@ _FILTER = {
         "min_microversion": _MICROVERSION,
         "to_nova": {"type": "object"},
         "match": {"enum": ["equals", "contains", "after"]},
+        "verify": {"type": "boolean"},
     },
 }
 

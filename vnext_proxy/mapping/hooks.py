@@ -102,12 +102,16 @@ def server_networking(server: Mapping[str, Any], ctx: RenderContext) -> dict[str
 @field_hook
 def server_block_devices(server: Mapping[str, Any], ctx: RenderContext) -> list[dict[str, Any]]:
     """block_devices: the image-backed root disk (its device is shown to admins
-    only), then each attached volume with the device Nova reports."""
+    only), then each attached volume. GET /servers/{id} asks Nova for the
+    attachments and shows their devices; in lists, where that would be one
+    more Nova call per server, a volume's device is null."""
     devices: list[dict[str, Any]] = []
     root = server.get("OS-EXT-SRV-ATTR:root_device_name")
     if server.get("image") and root:
         devices.append({"type": "EPHEMERAL", "device": root})
-    attachments = ((server.get("_calls") or {}).get("volumes") or {}).get("volumeAttachments") or []
+    attachments = ((server.get("_calls") or {}).get("volumes") or {}).get("volumeAttachments")
+    if attachments is None:
+        attachments = [{"volumeId": v["id"]} for v in server.get("os-extended-volumes:volumes_attached") or []]
     for attachment in attachments:
         devices.append({"type": "PERSISTENT", "device": attachment.get("device"), "volume_id": attachment["volumeId"]})
     return devices

@@ -372,6 +372,7 @@ class _Builder:
                     min_microversion=tuple(int(x) for x in mv.split(".")) if mv else None,  # type: ignore[arg-type]
                     to_nova=tuple(spec["to_nova"].items()) if "to_nova" in spec else None,
                     match=spec.get("match", "equals"),
+                    verify=spec.get("verify", False),
                 )
             )
         paging = raw.get("paging")

@@ -79,6 +79,8 @@ class Filter:
     #: vNext value -> Nova value, for passing the filter to Nova.
     to_nova: tuple[tuple[Any, Any], ...] | None = None
     match: str = "equals"  # "contains" for list fields (tags), "after" for timestamps
+    #: Also check Nova's result: Nova drops some filters silently for some callers.
+    verify: bool = False
 
 
 @dataclass(frozen=True)

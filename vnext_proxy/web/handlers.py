@@ -95,7 +95,12 @@ class RouteHandler:
             request[BACKEND_REQUEST_IDS].append(answer.request_id)
         if not answer.ok and answer.status not in ok:
             error = from_nova(answer.status, answer.body)
-            error.status = dict(self.route.errors).get(answer.status, error.status)
+            remapped = dict(self.route.errors).get(answer.status)
+            if remapped == 404:
+                # Hide what Nova refused and why: to this caller it does not exist.
+                error = VNextError(404, "Not found, or not yours")
+            elif remapped is not None:
+                error.status = remapped
             raise error
         return answer
 
