@@ -127,3 +127,21 @@ def test_body_templates_keep_types_and_drop_absent_keys(template: Any, params: d
 def test_every_task_state_has_an_item(mappings: MappingSet) -> None:
     assert rules.item_action("resize_prep", mappings.task_items) == "PREPARING"
     assert rules.item_action(None, mappings.task_items) is None
+
+
+def test_trusted_transitions_spare_the_action_read(mappings: MappingSet) -> None:
+    v = variant(mappings, "POWER_OFF")
+    seen = task("POWER_OFF", last_task_state="powering-off")
+    assert rules.assess(seen, v, server("stopped"), None, NOW).state == COMPLETED
+    # Never seen in a task state: Nova's instance action must say.
+    assert rules.assess(task("POWER_OFF"), v, server("stopped"), None, NOW).next_step == rules.FETCH_ACTION
+    # Idle again without reaching the end: read the action, it may have failed.
+    back = rules.assess(seen, v, server("active"), None, NOW)
+    assert back.next_step == rules.FETCH_ACTION
+    failed = rules.assess(seen, v, server("active"), action("Error"), NOW)
+    assert failed.state == ABORTED
+    # REBUILD of a stopped server passes a transient ACTIVE: never trusted.
+    rebuild = task("REBUILD", last_task_state="rebuild_block_device_mapping")
+    assert rules.assess(
+        rebuild, variant(mappings, "REBUILD", template_id="x"), server("active"), None, NOW
+    ).next_step == (rules.FETCH_ACTION)

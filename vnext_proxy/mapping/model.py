@@ -223,6 +223,9 @@ class ActionVariant:
     done: tuple[StateMatch, ...]
     confirm: bool = False
     sync: bool = False
+    #: Having seen the server pass through a task state into an end state is
+    #: proof enough (the end state differs from any state on the way).
+    trust_state: bool = False
     when: tuple[tuple[str, Any], ...] = ()  # task parameters that select it
 
 

@@ -35,6 +35,7 @@ _VARIANT_KEYS = {
     "done": {"type": "array", "items": _STATE_MATCH, "minItems": 1},
     "confirm": {"type": "boolean"},
     "sync": {"type": "boolean"},
+    "trust_state": {"type": "boolean"},
 }
 _GAP = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 
@@ -150,6 +151,7 @@ def _variant(raw: dict[str, Any], when: tuple[tuple[str, Any], ...]) -> ActionVa
         ),
         confirm=raw.get("confirm", False),
         sync=raw.get("sync", False),
+        trust_state=raw.get("trust_state", False),
         when=when,
     )
 

@@ -56,13 +56,21 @@ def assess(
         return Verdict(COMPLETED)
     if variant.confirm and task.phase == "nova" and _awaits_confirm(server):
         return Verdict(RUNNING, next_step=CONFIRM)
+    went_idle = task.last_task_state is not None and server.get("OS-EXT-STS:task_state") is None
     if not any(m.matches(server) for m in variant.done):
+        # Idle again but not where it should be: a failure Nova reverted.
+        if went_idle and action is None:
+            return Verdict(RUNNING, next_step=FETCH_ACTION)
         return Verdict(RUNNING)
     if task.phase == "confirming":
         # The resize's own instance action finished before VERIFY_RESIZE.
         return Verdict(COMPLETED)
-    # Matching the end state is not enough (a reboot starts and ends ACTIVE,
-    # a failed resize falls back to ACTIVE): Nova's instance action decides.
+    if variant.trust_state and went_idle and action is None:
+        # Seen going through its task states into its end state: conclusive
+        # for this action, so no per-task read of Nova's instance action.
+        return Verdict(COMPLETED)
+    # Otherwise matching the end state is not enough (a reboot starts and ends
+    # ACTIVE, a failed resize falls back to ACTIVE): Nova's instance action decides.
     if action is None:
         return Verdict(RUNNING, next_step=FETCH_ACTION)
     return Verdict(COMPLETED) if _finished(action) else Verdict(RUNNING)
