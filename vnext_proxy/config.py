@@ -184,6 +184,10 @@ def _settings_from(doc: YamlDocument) -> Settings:
     if not isinstance(doc.data, dict):
         raise InputError([Problem(doc.file, 1, "", "the config must be a YAML mapping of settings")])
     problems = schema_problems(doc, CONFIG_SCHEMA)
+    creds = (doc.data.get("tasks") or {}).get("service_credentials") if not problems else None
+    if creds is not None and "auth_url" not in creds and "keystone" not in doc.data.get("nova", {}):
+        path = ("tasks", "service_credentials")
+        problems.append(doc.problem(path, "needs an auth_url, as nova.endpoint is static (no nova.keystone)"))
     if problems:
         raise InputError(problems)
     return _build(doc.data, Path(doc.file).parent)

@@ -74,7 +74,7 @@ def test_duplicate_key_and_bad_yaml() -> None:
 def test_credentials_never_appear_in_repr() -> None:
     settings = parse_settings(
         "nova: {endpoint: http://x}\n"
-        "tasks:\n  service_credentials: {username: svc, password: s3cret, project_name: service}\n"
+        "tasks:\n  service_credentials: {username: svc, password: s3cret, project_name: service, auth_url: http://k}\n"
     )
     assert "s3cret" not in repr(settings)
 

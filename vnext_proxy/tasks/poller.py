@@ -17,6 +17,7 @@ from typing import Any
 
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
 
@@ -33,8 +34,11 @@ class CycleStats:
 
 
 class TaskPoller:
-    def __init__(self, engine: TaskEngine, interval: float, max_backoff: float = 60.0) -> None:
+    def __init__(
+        self, engine: TaskEngine, interval: float, max_backoff: float = 60.0, service: ServiceAuth | None = None
+    ) -> None:
         self.engine = engine
+        self.service = service
         self.interval = interval
         self.max_backoff = max_backoff
         self._last_ok: dict[str, datetime] = {}
@@ -57,8 +61,11 @@ class TaskPoller:
         started = self.engine.clock()
         stats = CycleStats()
         groups: dict[str, list[Task]] = {}
+        service_token = await self.service.token() if self.service is not None else None
         for task in await self.engine.store.running_tasks():
-            token = self.engine.token_for(task.id)
+            # The service credentials, when configured, watch every task at
+            # once; otherwise each creator's own token watches theirs.
+            token = service_token or self.engine.token_for(task.id)
             # Without a token (after a restart) a task advances when someone
             # allowed to see it reads it, with that reader's token.
             if token is not None:
@@ -66,7 +73,7 @@ class TaskPoller:
         for token, tasks in groups.items():
             key = hashlib.sha256(token.encode()).hexdigest()
             since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
-            changed = await self._changed_servers(token, since - _OVERLAP)
+            changed = await self._changed_servers(token, since - _OVERLAP, all_projects=token == service_token)
             stats.batches += 1
             for task in tasks:
                 await self._advance(task, token, changed)
@@ -75,8 +82,10 @@ class TaskPoller:
         self.cycles += 1
         return stats
 
-    async def _changed_servers(self, token: str, since: datetime) -> dict[str, dict[str, Any]]:
-        query = (("changes-since", since.strftime("%Y-%m-%dT%H:%M:%SZ")),)
+    async def _changed_servers(self, token: str, since: datetime, all_projects: bool) -> dict[str, dict[str, Any]]:
+        query: tuple[tuple[str, str], ...] = (("changes-since", since.strftime("%Y-%m-%dT%H:%M:%SZ")),)
+        if all_projects:
+            query += (("all_tenants", "1"),)
         answer = await self.engine.nova.send(PlannedCall("poll", "GET", "/servers/detail", query), token=token)
         if not answer.ok:
             raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")

@@ -15,6 +15,7 @@ from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
@@ -42,7 +43,9 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
     store = await open_store(settings.store_url)
     engine = TaskEngine(app[MAPPINGS], settings, store, app[NOVA])
     app[TASKS] = engine
-    poller = spawn(TaskPoller(engine, settings.tasks.poll_interval).run(), name="task-poller")
+    creds = settings.tasks.service_credentials
+    service = ServiceAuth(creds, settings.nova) if creds is not None else None
+    poller = spawn(TaskPoller(engine, settings.tasks.poll_interval, service=service).run(), name="task-poller")
     try:
         yield
     finally:
