@@ -60,7 +60,9 @@ class TaskEngine:
         params["start_vm_state"] = server.get("OS-EXT-STS:vm_state")
         params["previous_type"] = (server.get("flavor") or {}).get("original_name")
         if spec.revert_of is not None:
-            params["type_id"] = await self._type_to_revert(server_id, spec.revert_of)
+            # Recorded by name (Nova shows a server's flavor by name since 2.47).
+            previous = await self._type_to_revert(server_id, spec.revert_of)
+            params["type_id"] = await resolve_flavor(self.nova, self.mappings, self.settings, previous, token)
         for name, resolver in spec.resolve:
             if resolver == "flavor":
                 params[name] = await resolve_flavor(self.nova, self.mappings, self.settings, params[name], token)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova.caller import CallerFacts
+from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
@@ -35,10 +38,16 @@ class CycleStats:
 
 class TaskPoller:
     def __init__(
-        self, engine: TaskEngine, interval: float, max_backoff: float = 60.0, service: ServiceAuth | None = None
+        self,
+        engine: TaskEngine,
+        interval: float,
+        max_backoff: float = 60.0,
+        service: ServiceAuth | None = None,
+        caller: CallerFacts | None = None,
     ) -> None:
         self.engine = engine
         self.service = service
+        self.caller = caller or CallerFacts()
         self.interval = interval
         self.max_backoff = max_backoff
         self._last_ok: dict[str, datetime] = {}
@@ -73,7 +82,10 @@ class TaskPoller:
         for token, tasks in groups.items():
             key = hashlib.sha256(token.encode()).hexdigest()
             since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
-            changed = await self._changed_servers(token, since - _OVERLAP, all_projects=token == service_token)
+            # An admin's tasks may be on other projects' servers, which Nova
+            # lists to an admin only with all_tenants.
+            all_projects = token == service_token or await self.caller.is_admin(token, self._sender(token))
+            changed = await self._changed_servers(token, since - _OVERLAP, all_projects=all_projects)
             stats.batches += 1
             for task in tasks:
                 await self._advance(task, token, changed)
@@ -81,6 +93,12 @@ class TaskPoller:
             self._last_ok[key] = started
         self.cycles += 1
         return stats
+
+    def _sender(self, token: str) -> Callable[[PlannedCall], Awaitable[NovaAnswer]]:
+        async def send(call: PlannedCall) -> NovaAnswer:
+            return await self.engine.nova.send(call, token=token)
+
+        return send
 
     async def _changed_servers(self, token: str, since: datetime, all_projects: bool) -> dict[str, dict[str, Any]]:
         query: tuple[tuple[str, str], ...] = (("changes-since", since.strftime("%Y-%m-%dT%H:%M:%SZ")),)

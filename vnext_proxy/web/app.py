@@ -45,13 +45,14 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
     app[TASKS] = engine
     creds = settings.tasks.service_credentials
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
-    poller = spawn(TaskPoller(engine, settings.tasks.poll_interval, service=service).run(), name="task-poller")
+    poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER])
+    running = spawn(poller.run(), name="task-poller")
     try:
         yield
     finally:
-        poller.cancel()
+        running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await poller
+            await running
         await store.close()
 
 
