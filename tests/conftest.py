@@ -68,3 +68,29 @@ def nova_as(devcloud: str):  # type: ignore[no-untyped-def]
         )
 
     return connect
+
+
+@pytest.fixture(scope="session")
+def forget_servers(nova_as):  # type: ignore[no-untyped-def]
+    """Delete servers for good. devcloud's DELETE is a soft delete (RESTORE can
+    undo it) that still counts against the quota of 10, and forceDelete is
+    refused until the soft delete has finished: wait for it, gently."""
+    import time
+
+    mv = {"OpenStack-API-Version": "compute 2.100"}
+
+    def forget(server_ids: list[str], token: str = "devcloud-member-a") -> None:
+        nova = nova_as(token)
+        for server_id in server_ids:
+            nova.compute.delete(f"/servers/{server_id}", headers=mv)
+        for server_id in server_ids:
+            for _ in range(60):
+                resp = nova.compute.get(f"/servers/{server_id}", headers=mv)
+                if resp.status_code == 404:
+                    break
+                server = resp.json()["server"]
+                if server["OS-EXT-STS:vm_state"] == "soft-delete" and server["OS-EXT-STS:task_state"] is None:
+                    nova.compute.post(f"/servers/{server_id}/action", json={"forceDelete": None}, headers=mv)
+                time.sleep(0.5)
+
+    return forget

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import uuid
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from vnext_proxy.config import NovaSettings, Settings, TaskSettings
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.devcloud.process import DevCloudProcess
+from vnext_proxy.mapping.engine import keypair_id
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.web.app import create_app
 
@@ -74,19 +76,40 @@ async def _tour(base: str) -> None:
 
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # devcloud's first image
+MV = {"OpenStack-API-Version": "compute 2.100"}
+DEMO_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm demo"
 
 
 async def _task_tour(base: str, nova_endpoint: str) -> None:
     headers = {"X-Auth-Token": TOKEN}
     async with aiohttp.ClientSession(headers=headers) as session:
-        # Launching through the proxy (POST /projects/{project}/servers) is
-        # not built yet; the demo boots its server on Nova directly.
-        print("# A server to work with, booted on Nova directly")
-        boot = {"server": {"name": "demo-1", "imageRef": IMAGE, "flavorRef": "1", "networks": "auto"}}
-        async with session.post(
-            nova_endpoint + "/servers", json=boot, headers={"OpenStack-API-Version": "compute 2.100"}
-        ) as resp:
-            server_id = (await resp.json())["server"]["id"]
+        # vNext has no keypair API (keypairs are the Identity side's); the
+        # demo makes one on Nova, then launches through the proxy.
+        name = f"demo-{uuid.uuid4().hex[:6]}"
+        key = {"keypair": {"name": name, "public_key": DEMO_PUBLIC_KEY}}
+        async with session.post(nova_endpoint + "/os-keypairs", json=key, headers=MV) as resp:
+            user_id = (await resp.json())["keypair"]["user_id"]
+        async with session.get(f"{base}/server_types/m1.tiny") as resp:
+            type_id = (await resp.json())["id"]
+        launch = {
+            "defaults": {
+                "type_id": type_id,
+                "template_id": IMAGE,
+                "keypair_id": keypair_id(DEFAULT_ID_NAMESPACE, user_id, name),
+                "hostname_pattern": "demo-%(rand_num)4d",
+            },
+            "servers": [{}],
+        }
+        print("# Launch a server: POST /projects/{project}/servers")
+        print(
+            f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'Content-Type: application/json' "
+            f"-d '{json.dumps(launch)}' {base}/projects/{PROJECT_A}/servers"
+        )
+        async with session.post(f"{base}/projects/{PROJECT_A}/servers", json=launch) as resp:
+            launched = await resp.json()
+        print(f"HTTP {resp.status}")
+        print(_excerpt(launched, limit=700), "\n")
+        server_id = launched[0]["id"]
         print(f"$ curl -s -I -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
         for _ in range(120):
             async with session.head(f"{base}/servers/{server_id}") as resp:

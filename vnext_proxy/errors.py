@@ -17,11 +17,13 @@ class VNextError(Exception):
         *,
         field: str | None = None,
         headers: Mapping[str, str] | None = None,
+        problems: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.problems = problems
         self.headers = dict(headers or {})
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
@@ -32,6 +34,8 @@ class VNextError(Exception):
         }
         if self.field is not None:
             error["field"] = self.field
+        if self.problems:
+            error["problems"] = self.problems
         if request_id is not None:
             error["request_id"] = request_id
         return {"error": error}

@@ -31,7 +31,7 @@ def test_two_computes_for_moves(nova_as) -> None:  # type: ignore[no-untyped-def
     assert hosts == {"compute", "compute2"}
 
 
-def test_request_ids_policy_and_isolation(nova_as) -> None:  # type: ignore[no-untyped-def]
+def test_request_ids_policy_and_isolation(nova_as, forget_servers) -> None:  # type: ignore[no-untyped-def]
     member = nova_as("devcloud-member-a")
     server = member.compute.create_server(name="dc-honesty", image_id=IMAGE, flavor_id="1", networks="auto")
     try:
@@ -60,17 +60,11 @@ def test_request_ids_policy_and_isolation(nova_as) -> None:  # type: ignore[no-u
         assert other.compute.get(f"/servers/{server.id}", headers=MV).status_code == 404
         assert PROJECT_B != PROJECT_A
     finally:
-        forget(member, server.id)
-
-
-def forget(conn, server_id: str) -> None:  # type: ignore[no-untyped-def]
-    """DELETE only soft-deletes in devcloud (quota still counts it): force it."""
-    conn.compute.delete(f"/servers/{server_id}", headers=MV)
-    conn.compute.post(f"/servers/{server_id}/action", json={"forceDelete": None}, headers=MV)
+        forget_servers([server.id])
 
 
 @pytest.mark.parametrize("action", [{"lock": None}, {"suspend": None}])
-def test_sqlalchemy_warnings_do_not_break_actions(nova_as, action: dict[str, None]) -> None:  # type: ignore[no-untyped-def]
+def test_sqlalchemy_warnings_do_not_break_actions(nova_as, forget_servers, action: dict[str, None]) -> None:  # type: ignore[no-untyped-def]
     """The fixtures' warnings-as-errors would turn these into 500s."""
     member = nova_as("devcloud-member-a")
     server = member.compute.create_server(name="dc-warn", image_id=IMAGE, flavor_id="1", networks="none")
@@ -80,4 +74,4 @@ def test_sqlalchemy_warnings_do_not_break_actions(nova_as, action: dict[str, Non
         assert resp.status_code == 202, resp.text
     finally:
         member.compute.post(f"/servers/{server.id}/action", json={"unlock": None}, headers=MV)
-        forget(member, server.id)
+        forget_servers([server.id])

@@ -21,15 +21,14 @@ READER = {"X-Auth-Token": "devcloud-reader-a"}
 
 
 @pytest.fixture(scope="module")
-def server_id(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def server_id(nova_as, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
     nova = nova_as("devcloud-member-a")
     server = nova.compute.create_server(name="engine-tests", image_id=IMAGE, flavor_id="1", networks="none")
     try:
         nova.compute.wait_for_server(server, interval=0.5, wait=120)
         yield server.id
     finally:
-        nova.compute.delete(f"/servers/{server.id}", headers=MV)
-        nova.compute.post(f"/servers/{server.id}/action", json={"forceDelete": None}, headers=MV)
+        forget_servers([server.id])
 
 
 async def start(

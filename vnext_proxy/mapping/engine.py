@@ -99,6 +99,11 @@ def vnext_id(namespace: uuid.UUID, kind: str, nova_id: Any) -> str | None:
         return str(uuid.uuid5(namespace, f"{kind}:{text}"))
 
 
+def keypair_id(namespace: uuid.UUID, user_id: Any, name: str) -> str:
+    """Nova knows a keypair by its owner and name only: its vNext id is a UUIDv5 of both."""
+    return str(uuid.uuid5(namespace, f"keypair:{user_id}:{name}"))
+
+
 def format_timestamp(value: Any) -> str | None:
     """Nova mixes '2026-01-02T03:04:05Z' and '2026-01-02T03:04:05.123456';
     vNext shows ISO 8601 in UTC with a Z, to the second."""

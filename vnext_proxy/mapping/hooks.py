@@ -68,10 +68,10 @@ def flavor_tags(flavor: Mapping[str, Any], ctx: RenderContext) -> list[str]:
 def server_keypair_id(server: Mapping[str, Any], ctx: RenderContext) -> str | None:
     """launch_keypair_id: Nova knows a keypair by its owner and name only, so
     its vNext id is a UUIDv5 of both (the launching user owns it)."""
+    from vnext_proxy.mapping.engine import keypair_id
+
     name = server.get("key_name")
-    if not name:
-        return None
-    return str(uuid.uuid5(ctx.id_namespace, f"keypair:{server.get('user_id')}:{name}"))
+    return keypair_id(ctx.id_namespace, server.get("user_id"), name) if name else None
 
 
 @field_hook

@@ -18,4 +18,5 @@ ROUTE_HANDLERS: dict[str, str] = {
     "get_task": "GET /server_tasks/{task_id}",
     "server_tasks": "GET /servers/{server_id}/tasks: the proxy's tasks and Nova's other actions",
     "task_items": "GET /server_tasks/{task_id}/items",
+    "launch_servers": "POST /projects/{project}/servers: check every server, then launch each with a CREATE task",
 }

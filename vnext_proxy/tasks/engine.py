@@ -97,6 +97,30 @@ class TaskEngine:
             self._tokens[task.id] = token
         return task
 
+    async def record_launch(
+        self, server_id: str, project_id: str, nova_request_id: str | None, token: str, request_id: str | None
+    ) -> Task:
+        """The CREATE task of a server just launched (POST /servers accepted).
+        Nova records the create action a moment later (in the conductor), so
+        who launched it is filled in when the action is first read."""
+        now = self.clock()
+        task = Task(
+            id=str(uuid.uuid4()),
+            server_id=server_id,
+            project_id=project_id,
+            action="CREATE",
+            state=RUNNING,
+            created_at=now,
+            created_by=None,
+            deadline_at=now + timedelta(seconds=self.settings.tasks.deadline_for("CREATE")),
+            request_id=nova_request_id,
+            updated_at=now,
+            params={"start_vm_state": "building"},
+        )
+        await self.store.add_task(task)
+        self._tokens[task.id] = token
+        return task
+
     def _validate(self, body: Any) -> ActionSpec:
         if not isinstance(body, dict) or not isinstance(body.get("action"), str):
             raise VNextError(400, "the task body must be a JSON object with an 'action'", field="action")
@@ -142,14 +166,17 @@ class TaskEngine:
         self._servers[task.id] = server
         now = self.clock()
         verdict = rules.assess(task, variant, server, None, now)
+        known_by = task
         if verdict.next_step == rules.FETCH_ACTION:
             action = await self._get_action(task.server_id, task.request_id, token, request_id)
             verdict = rules.assess(task, variant, server, action, now)
             if action is not None and verdict.state != RUNNING:
                 await self._items_from_events(task, action)
-        updated = task
+            if action is not None and task.created_by is None:
+                known_by = replace(task, created_by=action.get("user_id"))
+        updated = known_by
         if verdict.next_step == rules.CONFIRM:
-            updated = await self._confirm(task, token, request_id)
+            updated = await self._confirm(updated, token, request_id)
         if server is not None:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:

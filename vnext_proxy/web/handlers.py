@@ -28,6 +28,15 @@ from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+async def json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise VNextError(415, "send the body as application/json")
+    try:
+        return await request.json()
+    except ValueError:
+        raise VNextError(400, "the body is not valid JSON", field="body") from None
+
+
 def caller_token(request: web.Request) -> str:
     token = request.headers.get("X-Auth-Token", "").strip()
     if not token:

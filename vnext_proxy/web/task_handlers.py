@@ -14,7 +14,7 @@ from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.tasks.history import merge_history
 from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
 from vnext_proxy.tasks.views import item_view, task_view
-from vnext_proxy.web.handlers import caller_token, respond
+from vnext_proxy.web.handlers import caller_token, json_body, respond
 from vnext_proxy.web.keys import MAPPINGS, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import REQUEST_ID
 
@@ -25,7 +25,7 @@ _STATES = (RUNNING, *sorted(FINAL_STATES))
 
 async def start_task(request: web.Request) -> web.StreamResponse:
     token = caller_token(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     task = await request.app[TASKS].start(request.match_info["server_id"], body, token, request[REQUEST_ID])
     return respond(request, task_view(task), 202, {"Location": f"/server_tasks/{task.id}"})
 
@@ -125,16 +125,7 @@ def _page(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.St
     return respond(request, mapping_engine.list_body(key, page, request.path_qs, next_href), 200, {})
 
 
-async def _json_body(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise VNextError(415, "send the task as application/json")
-    try:
-        return await request.json()
-    except ValueError:
-        raise VNextError(400, "the body is not valid JSON") from None
-
-
-ROUTE_HANDLERS: dict[str, Handler] = {
+TASK_HANDLERS: dict[str, Handler] = {
     "start_task": start_task,
     "get_task": get_task,
     "server_tasks": server_tasks,

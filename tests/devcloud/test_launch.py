@@ -1,0 +1,150 @@
+"""POST /projects/{project}/servers against devcloud: launched with CREATE tasks,
+or refused whole with every problem listed and nothing left in Nova."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE
+from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
+from vnext_proxy.mapping.engine import keypair_id
+
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+MV = {"OpenStack-API-Version": "compute 2.100"}
+MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm launch-test"
+
+
+@pytest.fixture(scope="module")
+def keypair(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    nova = nova_as("devcloud-member-a")
+    resp = nova.compute.post(
+        "/os-keypairs", json={"keypair": {"name": "launch-key", "public_key": PUBLIC_KEY}}, headers=MV
+    )
+    assert resp.status_code == 201, resp.text
+    try:
+        yield "launch-key"
+    finally:
+        nova.compute.delete("/os-keypairs/launch-key", headers=MV)
+
+
+def nova_servers(nova_as) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    body = nova_as("devcloud-member-a").compute.get("/servers/detail", headers=MV).json()
+    return {s["id"]: s for s in body["servers"]}
+
+
+async def vnext_ids(proxy: TestClient, keypair_name: str) -> dict[str, str]:
+    types = {
+        t["name"]: t["id"] for t in (await (await proxy.get("/server_types", headers=MEMBER)).json())["server_types"]
+    }
+    # A keypair's vNext id, computed as the server view computes it.
+    user = TOKENS["devcloud-member-a"].user_id
+    return {
+        "tiny": types["m1.tiny"],
+        "small": types["m1.small"],
+        "key": keypair_id(DEFAULT_ID_NAMESPACE, user, keypair_name),
+    }
+
+
+async def test_launch_with_defaults_and_overrides(proxy: TestClient, nova_as, forget_servers, keypair: str) -> None:  # type: ignore[no-untyped-def]
+    ids = await vnext_ids(proxy, keypair)
+    body = {
+        "defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE,
+                     "hostname_pattern": "launch-%(rand_num)4d"},
+        "servers": [{}, {"hostname": "launch-db", "type_id": ids["small"]}],
+    }  # fmt: skip
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 202, await resp.text()
+    launched = await resp.json()
+    server_ids = [s["id"] for s in launched]
+    try:
+        assert len(launched) == 2
+        for entry in launched:
+            assert entry["_links"]["self"]["href"] == f"/servers/{entry['id']}"
+        tasks = [e["_links"]["rel/server_task"]["href"] for e in launched]
+        for href in tasks:
+            for _ in range(120):
+                task = await (await proxy.get(href, headers=MEMBER)).json()
+                if task["state"] != "RUNNING":
+                    break
+                await asyncio.sleep(0.5)
+            assert task["action"] == "CREATE"
+            assert task["state"] == "COMPLETED", task
+            assert task["created_by"] == "a1000000000040008000000000000a01"
+        nova = nova_servers(nova_as)
+        first, second = (nova[i] for i in server_ids)
+        assert first["OS-EXT-SRV-ATTR:hostname"].startswith("launch-")
+        assert len(first["OS-EXT-SRV-ATTR:hostname"]) == len("launch-") + 4
+        assert first["flavor"]["original_name"] == "m1.tiny"
+        assert second["OS-EXT-SRV-ATTR:hostname"] == "launch-db"
+        assert second["flavor"]["original_name"] == "m1.small"
+        assert {first["key_name"], second["key_name"]} == {keypair}
+        assert {first["status"], second["status"]} == {"ACTIVE"}
+        # The server view shows the keypair by the id it was launched with.
+        view = await (await proxy.get(f"/servers/{second['id']}", headers=MEMBER)).json()
+        assert view["launch_keypair_id"] == ids["key"]
+        # One CREATE in the history: the proxy's, not Nova's again.
+        history = await (await proxy.get(f"/servers/{second['id']}/tasks", headers=MEMBER)).json()
+        assert [t["action"] for t in history["tasks"]] == ["CREATE"]
+        assert history["tasks"][0]["id"] == tasks[1].rsplit("/", 1)[1]
+    finally:
+        forget_servers(server_ids)
+
+
+async def test_a_refused_launch_leaves_nova_untouched(proxy: TestClient, nova_as, keypair: str) -> None:  # type: ignore[no-untyped-def]
+    ids = await vnext_ids(proxy, keypair)
+    before = set(nova_servers(nova_as))
+    body = {
+        "defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
+        "servers": [
+            {"hostname": "fine-1"},
+            {"hostname": "twice"},
+            {"hostname": "twice", "template_id": "00000000-0000-4000-8000-000000000000"},
+            {"hostname": "no_underscores", "keypair_id": "00000000-0000-4000-8000-000000000001"},
+            {"hostname": "wrong-type", "type_id": "00000000-0000-4000-8000-000000000002"},
+        ],
+    }
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    fields = sorted(p["field"] for p in error["problems"])
+    assert fields == [
+        "servers[2].hostname", "servers[2].template_id", "servers[3].hostname", "servers[3].keypair_id",
+        "servers[4].type_id",
+    ]  # fmt: skip
+    assert "nothing was launched" in error["message"]
+    assert set(nova_servers(nova_as)) <= before
+    hostnames = {s["hostname"] for s in body["servers"]}
+    assert not hostnames & {s["OS-EXT-SRV-ATTR:hostname"] for s in nova_servers(nova_as).values()}
+
+
+async def test_over_quota_is_refused_before_launching(proxy: TestClient, nova_as, keypair: str) -> None:  # type: ignore[no-untyped-def]
+    ids = await vnext_ids(proxy, keypair)
+    before = set(nova_servers(nova_as))
+    servers = [{"hostname": f"many-{i}"} for i in range(11)]  # the quota is 10 instances
+    body = {"defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE}, "servers": servers}
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 400
+    problems = (await resp.json())["error"]["problems"]
+    assert any("over quota" in p["message"] and "instances" in p["message"] for p in problems)
+    assert set(nova_servers(nova_as)) <= before
+    assert not any(s["OS-EXT-SRV-ATTR:hostname"].startswith("many-") for s in nova_servers(nova_as).values())
+
+
+async def test_bad_launch_requests(proxy: TestClient) -> None:
+    other = await proxy.post(
+        f"/projects/{PROJECT_A}/servers", json={"servers": [{}]}, headers={"X-Auth-Token": "devcloud-member-b"}
+    )
+    assert other.status == 404
+    shape = await proxy.post(f"/projects/{PROJECT_A}/servers", json={"servers": "all"}, headers=MEMBER)
+    assert shape.status == 400
+    assert (await shape.json())["error"]["field"] == "servers"
+    text = await proxy.post(
+        f"/projects/{PROJECT_A}/servers", data="x", headers={**MEMBER, "Content-Type": "text/plain"}
+    )
+    assert text.status == 415

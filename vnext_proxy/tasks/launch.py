@@ -1,0 +1,137 @@
+"""Launching servers (POST /projects/{project}/servers), the pure part:
+merge defaults into each server, expand hostname patterns, check everything
+against what Nova has, and build Nova's request bodies. The handler fetches
+what Nova has; nothing here does I/O, so a refused launch changes nothing."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_PATTERN = re.compile(r"%\((?:rand_num|rand_name)\)(\d*)d")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+@dataclass(frozen=True)
+class NovaFacts:
+    """What the handler learnt from Nova for this request."""
+
+    flavors: Mapping[str, str]  # vNext server type id or name -> Nova flavor id
+    images: frozenset[str]  # template ids that exist
+    keypairs: Mapping[str, str]  # vNext keypair id or name -> Nova keypair name
+    zones: Mapping[str, str]  # vNext placement id or zone name -> Nova zone name
+    hostnames: frozenset[str]  # hostnames already used in the project
+    flavor_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # Nova flavor id -> (vcpus, MB)
+    room: Mapping[str, int] = field(default_factory=dict)  # quota left: instances, cores, ram (-1: unlimited)
+
+
+@dataclass
+class Problems:
+    found: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, where: str, message: str) -> None:
+        self.found.append({"field": where, "message": message})
+
+
+def expand_hostname(pattern: str, rng: random.Random) -> str:
+    """``%(rand_num)5d`` becomes five random digits (the spec also spells it rand_name)."""
+
+    def digits(match: re.Match[str]) -> str:
+        width = int(match.group(1) or 6)
+        return "".join(rng.choice("0123456789") for _ in range(width))
+
+    return _PATTERN.sub(digits, pattern)
+
+
+def merge_servers(body: Mapping[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """Each server: the defaults, overridden by its own attributes."""
+    defaults = {k: v for k, v in (body.get("defaults") or {}).items() if k != "hostname_pattern"}
+    pattern = (body.get("defaults") or {}).get("hostname_pattern")
+    merged = []
+    for server in body.get("servers") or []:
+        entry = {**defaults, **server}
+        if "hostname" not in entry and pattern:
+            entry["hostname"] = expand_hostname(pattern, rng)
+        if "region_id" in entry and "placement_id" not in entry:
+            entry["placement_id"] = entry["region_id"]  # the seed revision's name for it
+        merged.append(entry)
+    return merged
+
+
+def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[str, str]]:
+    """Every problem with every server, so the caller can fix them all at once."""
+    problems = Problems()
+    if not servers:
+        problems.add("servers", "give at least one server")
+    seen: dict[str, int] = {}
+    for i, server in enumerate(servers):
+        where = f"servers[{i}]"
+        hostname = server.get("hostname")
+        if not hostname:
+            problems.add(f"{where}.hostname", "a hostname is required (or defaults.hostname_pattern)")
+        elif not _HOSTNAME.match(hostname):
+            problems.add(f"{where}.hostname", f"{hostname!r} is not a valid hostname")
+        elif hostname in facts.hostnames:
+            problems.add(f"{where}.hostname", f"{hostname!r} is already used in this project")
+        elif hostname in seen:
+            problems.add(f"{where}.hostname", f"{hostname!r} is also servers[{seen[hostname]}]'s hostname")
+        else:
+            seen[hostname] = i
+        for key, known, what in (
+            ("type_id", facts.flavors, "server type"),
+            ("keypair_id", facts.keypairs, "keypair of yours"),
+            ("placement_id", facts.zones, "placement"),
+        ):
+            value = server.get(key)
+            if key == "type_id" and value is None:
+                problems.add(f"{where}.type_id", "a server type is required")
+            elif value is not None and value not in known:
+                problems.add(f"{where}.{key}", f"no {what} {value!r}")
+        template = server.get("template_id")
+        if template is None:
+            problems.add(f"{where}.template_id", "a server template (image) is required")
+        elif template not in facts.images:
+            problems.add(f"{where}.template_id", f"no server template {template!r}")
+        if server.get("group_id") is not None:
+            problems.add(f"{where}.group_id", "server groups are not available in this proxy yet")
+        if server.get("affinity"):
+            problems.add(f"{where}.affinity", "affinity is not available in this proxy yet")
+    _check_quota(servers, facts, problems)
+    return problems.found
+
+
+def _check_quota(servers: list[dict[str, Any]], facts: NovaFacts, problems: Problems) -> None:
+    """Nova checks quota one server at a time; checking the whole request
+    first keeps a launch from stopping half way."""
+    flavors = [facts.flavors.get(s.get("type_id") or "") for s in servers]
+    if None in flavors or not facts.room:
+        return  # an unknown type is reported already
+    sizes = [facts.flavor_sizes.get(f or "", (0, 0)) for f in flavors]
+    needed = {"instances": len(servers), "cores": sum(s[0] for s in sizes), "ram": sum(s[1] for s in sizes)}
+    for what, count in needed.items():
+        left = facts.room.get(what, -1)
+        if left >= 0 and count > left:
+            problems.add("servers", f"over quota: {count} {what} asked for, {left} left")
+
+
+def nova_server_body(server: Mapping[str, Any], facts: NovaFacts) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": server["hostname"],
+        "hostname": server["hostname"],
+        "imageRef": server["template_id"],
+        "flavorRef": facts.flavors[server["type_id"]],
+        # Nova picks (or allocates) the project's network, as vNext leaves
+        # networking to the Networking API.
+        "networks": "auto",
+    }
+    if server.get("keypair_id") is not None:
+        body["key_name"] = facts.keypairs[server["keypair_id"]]
+    if server.get("placement_id") is not None:
+        body["availability_zone"] = facts.zones[server["placement_id"]]
+    if server.get("user_data") is not None:
+        body["user_data"] = server["user_data"]
+    return {"server": body}

@@ -1,0 +1,148 @@
+"""POST /projects/{project}/servers: pre-validate every server, then launch
+each through Nova with a CREATE task. The checks are ``tasks.launch``; this
+module gathers what they need from Nova."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jsonschema
+from aiohttp import web
+
+from vnext_proxy.errors import VNextError, from_nova
+from vnext_proxy.mapping import engine
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.mapping.hooks import RenderContext
+from vnext_proxy.nova.client import NovaAnswer
+from vnext_proxy.tasks import launch
+from vnext_proxy.web.handlers import caller_token, json_body, respond
+from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
+from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+
+# A window long past: the project policy check without reading any usage.
+_OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
+
+
+async def launch_servers(request: web.Request) -> web.StreamResponse:
+    token = caller_token(request)
+    project = request.match_info["project"]
+    body = await json_body(request)
+    _validate_shape(request, body)
+
+    async def send(call: PlannedCall, microversion: str | None = None) -> NovaAnswer:
+        answer = await request.app[NOVA].send(
+            call, token=token, microversion=microversion, request_id=request[REQUEST_ID]
+        )
+        if answer.request_id:
+            request[BACKEND_REQUEST_IDS].append(answer.request_id)
+        return answer
+
+    owner = await send(PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP))
+    if owner.status in (403, 404):
+        raise VNextError(404, "Not found, or not yours")
+    servers = launch.merge_servers(body, random.Random())
+    facts = await _facts(request, send, project, token, servers)
+    problems = launch.check_launch(servers, facts)
+    if problems:
+        raise VNextError(400, f"{len(problems)} problem(s); nothing was launched", problems=problems)
+    launched = []
+    for server in servers:
+        answer = await send(PlannedCall("launch", "POST", "/servers", body=launch.nova_server_body(server, facts)))
+        if not answer.ok:
+            # Checked beforehand, so this is Nova changing its mind (a race).
+            raise from_nova(answer.status, answer.body)
+        server_id = answer.body["server"]["id"]
+        task = await request.app[TASKS].record_launch(server_id, project, answer.request_id, token, request[REQUEST_ID])
+        launched.append(
+            {
+                "id": server_id,
+                "launched_at": task.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "_links": {
+                    "self": {"href": f"/servers/{server_id}"},
+                    "describedby": {"href": "/schemas/server"},
+                    "rel/server_tasks": {"href": f"/servers/{server_id}/tasks"},
+                    "rel/server_task": {"href": f"/server_tasks/{task.id}"},
+                },
+            }
+        )
+    return respond(request, launched, 202, {})
+
+
+def _validate_shape(request: web.Request, body: Any) -> None:
+    """Against the spec's own create link (servers.json), less its ``project``,
+    which is the URL's."""
+    server_schema = request.app[MAPPINGS].schemas["server"]
+    link = next(lk for lk in server_schema["links"] if lk.get("method") == "POST")
+    schema = {**link["schema"], "required": ["servers"]}
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k != "project"}
+    validator = jsonschema.validators.validator_for(server_schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "body"
+        raise VNextError(400, f"{where}: {error.message}", field=where)
+
+
+Send = Callable[..., Awaitable[NovaAnswer]]
+
+
+async def _facts(
+    request: web.Request, send: Send, project: str, token: str, servers: list[dict[str, Any]]
+) -> launch.NovaFacts:
+    settings = request.app[SETTINGS]
+    ctx = RenderContext(id_namespace=settings.id_namespace)
+    mappings = request.app[MAPPINGS]
+
+    async def sender(call: PlannedCall) -> NovaAnswer:
+        return await send(call)
+
+    admin = await request.app[CALLER].is_admin(token, sender)
+    scope = (("all_tenants", "1"), ("project_id", project)) if admin else ()
+    templates = sorted({s["template_id"] for s in servers if isinstance(s.get("template_id"), str)})
+    flavors_a, keypairs_a, zones_a, servers_a, limits_a, *images_a = await asyncio.gather(
+        send(PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))),
+        send(PlannedCall("keypairs", "GET", "/os-keypairs")),
+        send(PlannedCall("zones", "GET", "/os-availability-zone")),
+        send(PlannedCall("servers", "GET", "/servers/detail", (*scope, ("limit", "1000")))),
+        send(PlannedCall("limits", "GET", "/limits")),
+        # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
+        *(send(PlannedCall("image", "GET", f"/images/{t}"), microversion="2.35") for t in templates),
+    )
+    for answer in (flavors_a, keypairs_a, zones_a, servers_a, limits_a):
+        if not answer.ok:
+            raise from_nova(answer.status, answer.body)
+    flavor_ids: dict[str, str] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    for flavor in flavors_a.body["flavors"]:
+        rendered = engine.render_object(mappings.objects["server_type"], flavor, ctx)
+        flavor_ids[rendered["id"]] = flavor_ids[flavor["name"]] = str(flavor["id"])
+        sizes[str(flavor["id"])] = (flavor["vcpus"], flavor["ram"])
+    names = [k["keypair"]["name"] for k in keypairs_a.body.get("keypairs", [])]
+    keypairs: dict[str, str] = {}
+    if names:
+        # A keypair's owner is only in its detail; all of these are the caller's.
+        first = await send(PlannedCall("keypair", "GET", f"/os-keypairs/{names[0]}"))
+        user_id = first.body["keypair"]["user_id"] if first.ok else None
+        for name in names:
+            keypairs[engine.keypair_id(settings.id_namespace, user_id, name)] = name
+            keypairs[name] = name
+    zones: dict[str, str] = {}
+    for zone in zones_a.body.get("availabilityZoneInfo", []):
+        name = zone["zoneName"]
+        zones[str(engine.vnext_id(settings.id_namespace, "availability_zone", name))] = name
+        zones[name] = name
+    hostnames = frozenset(
+        s.get("OS-EXT-SRV-ATTR:hostname") or ""
+        for s in servers_a.body.get("servers", [])
+        if s.get("tenant_id") == project
+    )
+    images = frozenset(t for t, a in zip(templates, images_a, strict=True) if a.ok)
+    absolute = limits_a.body["limits"]["absolute"]
+    room = {
+        "instances": absolute["maxTotalInstances"] - absolute["totalInstancesUsed"],
+        "cores": absolute["maxTotalCores"] - absolute["totalCoresUsed"],
+        "ram": absolute["maxTotalRAMSize"] - absolute["totalRAMUsed"],
+    }
+    return launch.NovaFacts(flavor_ids, images, keypairs, zones, hostnames, sizes, room)
