@@ -10,7 +10,6 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +18,7 @@ import uritemplate
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
 from vnext_proxy.mapping.model import FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
+from vnext_proxy.timeutil import parse_time, show_time
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,7 @@ def format_timestamp(value: Any) -> str | None:
     vNext shows ISO 8601 in UTC with a Z, to the second."""
     if not isinstance(value, str) or not value:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return show_time(parse_time(value))
 
 
 def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> Any:

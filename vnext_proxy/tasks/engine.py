@@ -27,6 +27,7 @@ from vnext_proxy.stores import TaskStore
 from vnext_proxy.tasks import rules
 from vnext_proxy.tasks.body import fill
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task, TaskItem
+from vnext_proxy.timeutil import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -291,10 +292,7 @@ class TaskEngine:
 
 
 def _nova_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value) if isinstance(value, str) else None
 
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:

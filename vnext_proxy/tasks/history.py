@@ -10,6 +10,7 @@ from typing import Any
 
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, Task
+from vnext_proxy.timeutil import parse_time
 
 
 def nova_action_names(mappings: MappingSet) -> dict[str, str]:
@@ -67,7 +68,4 @@ def merge_history(
 
 
 def _parse(value: Any) -> datetime:
-    if not isinstance(value, str):
-        return datetime.fromtimestamp(0, UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value) if isinstance(value, str) else datetime.fromtimestamp(0, UTC)

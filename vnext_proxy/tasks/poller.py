@@ -23,6 +23,7 @@ from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
+from vnext_proxy.timeutil import show_time
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class TaskPoller:
         return send
 
     async def _changed_servers(self, token: str, since: datetime, all_projects: bool) -> dict[str, dict[str, Any]]:
-        query: tuple[tuple[str, str], ...] = (("changes-since", since.strftime("%Y-%m-%dT%H:%M:%SZ")),)
+        query: tuple[tuple[str, str], ...] = (("changes-since", show_time(since) or ""),)
         if all_projects:
             query += (("all_tenants", "1"),)
         answer = await self.engine.nova.send(PlannedCall("poll", "GET", "/servers/detail", query), token=token)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from vnext_proxy.tasks.model import Task, TaskItem
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+from vnext_proxy.timeutil import show_time
 
 
 def task_view(task: Task) -> dict[str, Any]:
@@ -18,10 +14,10 @@ def task_view(task: Task) -> dict[str, Any]:
         "server_id": task.server_id,
         "action": task.action,
         "state": task.state,
-        "created_at": _time(task.created_at),
+        "created_at": show_time(task.created_at),
         "created_by": task.created_by,
-        "updated_at": _time(task.updated_at),
-        "ended_at": _time(task.ended_at),
+        "updated_at": show_time(task.updated_at),
+        "ended_at": show_time(task.ended_at),
         "reason": task.reason,
         # The x-openstack-request-id of the Nova call, which is also the
         # request_id of Nova's instance action: where to look on Nova's side.
@@ -42,9 +38,9 @@ def item_view(item: TaskItem) -> dict[str, Any]:
         "task_id": item.task_id,
         "action": item.action,
         "state": item.state,
-        "created_at": _time(item.created_at),
-        "started_at": _time(item.started_at),
-        "ended_at": _time(item.ended_at),
+        "created_at": show_time(item.created_at),
+        "started_at": show_time(item.started_at),
+        "ended_at": show_time(item.ended_at),
         "_links": {
             "self": {"href": f"/server_tasks/{item.task_id}/items#{item.id}"},
             "describedby": {"href": "/schemas/server_task_item"},

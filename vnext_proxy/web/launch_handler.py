@@ -18,6 +18,7 @@ from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks import launch
+from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.handlers import caller_token, json_body, respond
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
@@ -59,7 +60,7 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
         launched.append(
             {
                 "id": server_id,
-                "launched_at": task.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "launched_at": show_time(task.created_at),
                 "_links": {
                     "self": {"href": f"/servers/{server_id}"},
                     "describedby": {"href": "/schemas/server"},

@@ -106,6 +106,7 @@ def _filter(request: web.Request, records: list[Any], created: Callable[[Any], d
     since = None
     if since_raw is not None:
         try:
+            # Not parse_time: a caller must say the zone, not have UTC assumed.
             since = datetime.fromisoformat(since_raw.replace("Z", "+00:00"))
         except ValueError:
             raise VNextError(400, "since must be an ISO 8601 date and time", field="since") from None
