@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.tasks import rules
-from vnext_proxy.tasks.body import fill
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)

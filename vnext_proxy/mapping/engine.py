@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 import uritemplate
 
 from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
-from vnext_proxy.mapping.model import FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
+from vnext_proxy.mapping.model import Derived, FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
 from vnext_proxy.timeutil import parse_time, show_time
 
 log = logging.getLogger(__name__)
@@ -44,27 +45,41 @@ class VNextResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def plan_call(call: NovaCall, variables: Mapping[str, str], extra_query: Iterable[tuple[str, str]] = ()) -> PlannedCall:
+def plan_call(call: NovaCall, variables: Mapping[str, Any], extra_query: Iterable[tuple[str, str]] = ()) -> PlannedCall:
     """Expand one declared Nova call with the request's variables."""
-    path: str = uritemplate.expand(call.path, dict(variables))
+    path: str = uritemplate.expand(call.path, {k: v for k, v in variables.items() if isinstance(v, str)})
     query = []
     for key, template in call.query:
         value = _substitute(template, variables)
         # A template whose variables were all absent drops the parameter.
         if value:
             query.append((key, value))
-    return PlannedCall(call.name, call.method, path, (*query, *extra_query))
+    body = fill(call.body, variables) if call.body is not None else None
+    return PlannedCall(call.name, call.method, path, (*query, *extra_query), body)
 
 
-def _substitute(template: str, variables: Mapping[str, str]) -> str:
+def derive_variables(derived: Sequence[Derived], variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The route's derived variables, or 400 naming the variable they come from."""
+    found: dict[str, Any] = {}
+    for d in derived:
+        value = variables.get(d.source)
+        mapped = dict(d.value_map)
+        if value not in mapped:
+            choices = ", ".join(sorted(mapped))
+            raise VNextError(400, f"{d.source} must be one of {choices}; got {value!r}", field=d.source)
+        found[d.name] = mapped[value]
+    return found
+
+
+def _substitute(template: str, variables: Mapping[str, Any]) -> str:
     """Query values are sent raw (the HTTP client encodes them); a value
     whose variable is absent comes out empty, which drops the parameter."""
     out = template
     for match in _PLACEHOLDER.finditer(template):
         value = variables.get(match.group(1))
-        if not value:
+        if value is None or value == "":
             return ""
-        out = out.replace(match.group(0), value)
+        out = out.replace(match.group(0), str(value))
     return out
 
 
@@ -139,7 +154,8 @@ def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContex
 def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     rendered = {f.name: render_field(f, nova_obj, ctx) for f in spec.fields}
     link_vars: dict[str, Any] = {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
-    rendered["_links"] = {rel: {"href": uritemplate.expand(template, link_vars)} for rel, template in spec.links}
+    if spec.links:
+        rendered["_links"] = {rel: {"href": uritemplate.expand(template, link_vars)} for rel, template in spec.links}
     return rendered
 
 

@@ -107,6 +107,17 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "status": {"enum": ["mapped", "proxy", "not_applicable"]},
                 "auth": {"type": "boolean"},
                 "handler": _NAME,
+                "request_schema": {"type": "object"},
+                "owner_probe": {"type": "string", "pattern": "^/"},
+                "derive": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["from", "map"],
+                        "properties": {"from": _NAME, "map": {"type": "object"}},
+                    },
+                },
                 "gap": _GAP,
                 "errors": {
                     "type": "object",
@@ -127,6 +138,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                             "min_microversion": _MICROVERSION,
                             "query": {"type": "object", "additionalProperties": {"type": "string"}},
                             "when": _PATH,
+                            "body": {},
                         },
                     },
                 },

@@ -20,6 +20,7 @@ from vnext_proxy.mapping.gaptable import read_gap_rows
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS
 from vnext_proxy.mapping.model import (
     ActionSpec,
+    Derived,
     FieldSpec,
     Filter,
     GapEntry,
@@ -35,6 +36,7 @@ from vnext_proxy.mapping.model import (
 )
 from vnext_proxy.mapping.nova_enums import ENUMS
 from vnext_proxy.mapping.task_actions import parse_actions
+from vnext_proxy.mapping.task_actions import strings_in as _strings
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES, ROUTE_HANDLERS
 from vnext_proxy.schemacheck import schema_problems
 from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, load_yaml
@@ -244,7 +246,19 @@ class _Builder:
         errors_before = len(self.problems)
         uri = raw["uri"]
         path_vars, query_vars = self._template_vars(doc, (*path, "uri"), uri)
-        bound = set(path_vars) | set(query_vars) | set(PROVIDED_VARIABLES)
+        derived = tuple(
+            Derived(name, spec["from"], tuple(spec["map"].items())) for name, spec in raw.get("derive", {}).items()
+        )
+        for d in derived:
+            if d.source not in set(path_vars) | set(query_vars):
+                self.problems.append(doc.problem((*path, "derive", d.name), f"'{d.source}' is not a route variable"))
+        bound = set(path_vars) | set(query_vars) | set(PROVIDED_VARIABLES) | {d.name for d in derived}
+        if "request_schema" in raw:
+            bound.add("body")
+            try:
+                jsonschema.Draft202012Validator.check_schema(raw["request_schema"])
+            except jsonschema.SchemaError as exc:
+                self.problems.append(doc.problem((*path, "request_schema"), f"not a valid JSON-Schema: {exc.message}"))
         calls: list[NovaCall] = []
         for j, c in enumerate(raw.get("nova", [])):
             calls.append(self._nova_call(doc, (*path, "nova", j), c, bound, {x.name for x in calls}))
@@ -252,6 +266,8 @@ class _Builder:
         if len(set(names)) != len(names):
             self.problems.append(doc.problem((*path, "nova"), "give each nova call its own name"))
         response = self._response(doc, (*path, "response"), raw.get("response", {}), tuple(calls), bound)
+        if "owner_probe" in raw:
+            self._check_placeholders(doc, (*path, "owner_probe"), raw["owner_probe"], bound)
         status = raw["status"]
         handler = raw.get("handler")
         if handler is not None and handler not in ROUTE_HANDLERS:
@@ -285,6 +301,9 @@ class _Builder:
             query_vars=query_vars,
             errors=tuple((int(k), v) for k, v in raw.get("errors", {}).items()),
             handler=handler,
+            request_schema=raw.get("request_schema"),
+            derived=derived,
+            owner_probe=raw.get("owner_probe"),
         )
         return route if len(self.problems) == errors_before else None
 
@@ -328,6 +347,8 @@ class _Builder:
         query = tuple(raw.get("query", {}).items())
         for key, template in query:
             self._check_placeholders(doc, (*path, "query", key), template, bound)
+        for text in _strings(raw.get("body")):
+            self._check_placeholders(doc, (*path, "body"), text, bound)
         when = _path(raw["when"]) if "when" in raw else None
         if when is not None and when[0] not in earlier:
             self.problems.append(doc.problem((*path, "when"), f"'{when[0]}' names no earlier nova call"))
@@ -339,6 +360,7 @@ class _Builder:
             min_microversion=(int(major), int(minor)),
             query=query,
             when=when,
+            body=raw.get("body"),
         )
 
     def _response(

@@ -66,6 +66,19 @@ class NovaCall:
     query: tuple[tuple[str, str], ...] = ()
     #: Made only when earlier answers have a non-empty value at this path.
     when: tuple[str, ...] | None = None
+    #: JSON body template: a whole-string "{name}" takes the variable's value
+    #: ("{body}" is the request's JSON); a key whose variable is absent is left out.
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A variable made from another through a value map (e.g. a console type
+    to Nova's protocol); a value the map lacks answers 400 naming ``source``."""
+
+    name: str
+    source: str
+    value_map: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,13 @@ class Route:
     errors: tuple[tuple[int, int], ...] = ()
     #: A named Python handler serves it (see mapping.variables.ROUTE_HANDLERS).
     handler: str | None = None
+    #: JSON-Schema the request body must match (routes that take a body).
+    request_schema: dict[str, Any] | None = None
+    derived: tuple[Derived, ...] = ()
+    #: Nova checks some policies before it looks the resource up, so another
+    #: project's server gets 403; on a 403 the proxy GETs this path, and
+    #: answers 404 if the caller cannot see it at all.
+    owner_probe: str | None = None
 
     @property
     def path(self) -> str:

@@ -99,7 +99,7 @@ def parse_actions(
             variants.append(_variant({**spec, **variant}, tuple(variant["if"].items())))
         for variant in (*variants, default):
             if variant.call is not None:
-                for text in _strings(variant.call.path, variant.call.body):
+                for text in strings_in(variant.call.path, variant.call.body):
                     for match in _PLACEHOLDER.finditer(text):
                         if match.group(1) not in bound:
                             problems.append(
@@ -156,13 +156,14 @@ def _variant(raw: dict[str, Any], when: tuple[tuple[str, Any], ...]) -> ActionVa
     )
 
 
-def _strings(*values: Any) -> list[str]:
+def strings_in(*values: Any) -> list[str]:
+    """Every string inside a JSON value (to check its placeholders)."""
     found: list[str] = []
     for value in values:
         if isinstance(value, str):
             found.append(value)
         elif isinstance(value, dict):
-            found.extend(_strings(*value.values()))
+            found.extend(strings_in(*value.values()))
         elif isinstance(value, list):
-            found.extend(_strings(*value))
+            found.extend(strings_in(*value))
     return found

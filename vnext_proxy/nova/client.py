@@ -60,9 +60,10 @@ class NovaClient:
             # Nova records it as the global request id, so logs line up.
             headers["X-OpenStack-Request-ID"] = request_id
         data = None
-        if call.body is not None:
+        if call.method in ("POST", "PUT", "PATCH"):
+            # Nova refuses a write without a JSON content type, body or not.
             headers["Content-Type"] = "application/json"
-            data = json.dumps(call.body)
+            data = json.dumps(call.body) if call.body is not None else None
         url = base + call.path
         try:
             async with self._session.request(

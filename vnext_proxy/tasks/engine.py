@@ -19,15 +19,16 @@ import uritemplate
 
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError, from_nova
+from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import ActionSpec, MappingSet
 from vnext_proxy.nova.client import NovaAnswer, NovaClient
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.stores import TaskStore
 from vnext_proxy.tasks import rules
-from vnext_proxy.tasks.body import fill
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task, TaskItem
 from vnext_proxy.timeutil import parse_time
+from vnext_proxy.yamlsource import dotted
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class TaskEngine:
             raise VNextError(400, spec.refuse, field="action")
         error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(spec.params_schema).iter_errors(body))
         if error is not None:
-            field = ".".join(map(str, error.absolute_path)) or _missing_field(error)
+            field = dotted(tuple(error.absolute_path)) or _missing_field(error)
             raise VNextError(400, f"{spec.name}: {error.message}", field=field)
         return spec
 

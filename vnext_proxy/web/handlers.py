@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema
+import uritemplate
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError, from_nova
@@ -24,6 +26,7 @@ from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID
+from vnext_proxy.yamlsource import dotted
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -61,8 +64,11 @@ class RouteHandler:
         token = caller_token(request) if route.auth else ""
         settings = request.app[SETTINGS]
         ctx = RenderContext(id_namespace=settings.id_namespace)
-        variables = dict(request.match_info)
+        variables: dict[str, Any] = dict(request.match_info)
         variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
+        variables.update(engine.derive_variables(route.derived, variables))
+        if route.request_schema is not None:
+            variables["body"] = _checked_body(await json_body(request), route.request_schema)
         if self.provided:
             caller = request.app[CALLER]
             variables.update(
@@ -103,6 +109,8 @@ class RouteHandler:
         if answer.request_id:
             request[BACKEND_REQUEST_IDS].append(answer.request_id)
         if not answer.ok and answer.status not in ok:
+            if answer.status == 403 and self.route.owner_probe is not None and await self._invisible(request, token):
+                raise VNextError(404, "Not found, or not yours")
             error = from_nova(answer.status, answer.body)
             remapped = dict(self.route.errors).get(answer.status)
             if remapped == 404:
@@ -112,6 +120,11 @@ class RouteHandler:
                 error.status = remapped
             raise error
         return answer
+
+    async def _invisible(self, request: web.Request, token: str) -> bool:
+        assert self.route.owner_probe is not None
+        probe = PlannedCall("owner", "GET", _probe_path(self.route.owner_probe, request))
+        return (await self._send(request, probe, token, ok={403, 404})).status == 404
 
     async def _list(
         self, request: web.Request, token: str, variables: dict[str, str], ctx: RenderContext
@@ -209,6 +222,18 @@ async def _collect_nova_pages(
             return _Page(items, True, last_scanned, True)
 
 
+def _checked_body(body: Any, schema: dict[str, Any]) -> Any:
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(body))
+    if error is not None:
+        where = dotted(tuple(error.absolute_path)) or "body"
+        raise VNextError(400, f"{where}: {error.message}", field=where)
+    return body
+
+
+def _probe_path(template: str, request: web.Request) -> str:
+    return str(uritemplate.expand(template, dict(request.match_info)))
+
+
 def respond(
     request: web.Request,
     body: Any,
@@ -226,6 +251,8 @@ def respond(
             headers["X-VNext-Explain"] = json.dumps(calls, separators=(",", ":"))
     if body is None:
         return web.Response(status=status, headers=headers)
+    if content_type.startswith("text/"):
+        return web.Response(text=str(body), status=status, headers=headers, content_type=content_type)
     return web.json_response(body, status=status, headers=headers, content_type=content_type)
 
 

@@ -22,6 +22,7 @@ from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.handlers import caller_token, json_body, respond
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+from vnext_proxy.yamlsource import dotted
 
 # A window long past: the project policy check without reading any usage.
 _OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
@@ -82,7 +83,7 @@ def _validate_shape(request: web.Request, body: Any) -> None:
     validator = jsonschema.validators.validator_for(server_schema)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "body"
+        where = dotted(tuple(error.absolute_path)) or "body"
         raise VNextError(400, f"{where}: {error.message}", field=where)
 
 

@@ -1,0 +1,104 @@
+"""Tags, console log, consoles, diagnostics and placements against devcloud."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE
+from vnext_proxy.mapping.engine import vnext_id
+
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+MV = {"OpenStack-API-Version": "compute 2.100"}
+MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+ADMIN = {"X-Auth-Token": "devcloud-admin"}
+OTHER = {"X-Auth-Token": "devcloud-member-b"}
+
+
+@pytest.fixture(scope="module")
+def server_id(nova_as, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    nova = nova_as("devcloud-member-a")
+    server = nova.compute.create_server(name="extras", image_id=IMAGE, flavor_id="1", networks="none")
+    try:
+        nova.compute.wait_for_server(server, interval=0.5, wait=120)
+        yield server.id
+    finally:
+        forget_servers([server.id])
+
+
+def nova_tags(nova_as, server_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    tags: list[str] = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}/tags", headers=MV).json()["tags"]
+    return tags
+
+
+async def test_server_tags(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
+    base = f"/servers/{server_id}/tags"
+    assert await (await proxy.get(base, headers=MEMBER)).json() == []
+    put = await proxy.put(base, json=["web", "linux", "web"], headers=MEMBER)
+    assert put.status == 204
+    assert sorted(nova_tags(nova_as, server_id)) == ["linux", "web"]
+    assert sorted(await (await proxy.get(base, headers=MEMBER)).json()) == ["linux", "web"]
+    assert (await proxy.put(f"{base}/blue", headers=MEMBER)).status == 204
+    assert "blue" in nova_tags(nova_as, server_id)
+    assert (await proxy.delete(f"{base}/web", headers=MEMBER)).status == 204
+    assert sorted(nova_tags(nova_as, server_id)) == ["blue", "linux"]
+    missing = await proxy.delete(f"{base}/web", headers=MEMBER)
+    assert missing.status == 404
+    # The tag list is checked before Nova is asked: nothing changes.
+    bad = await proxy.put(base, json=["a,b"], headers=MEMBER)
+    assert bad.status == 400
+    assert (await bad.json())["error"]["field"] == "[0]"
+    not_a_list = await proxy.put(base, json={"tags": []}, headers=MEMBER)
+    assert not_a_list.status == 400
+    assert sorted(nova_tags(nova_as, server_id)) == ["blue", "linux"]
+    assert (await proxy.put(base, json=["x"], headers=OTHER)).status == 404
+    assert (await proxy.delete(base, headers=MEMBER)).status == 204
+    assert nova_tags(nova_as, server_id) == []
+
+
+async def test_console_log_is_text(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
+    resp = await proxy.get(f"/servers/{server_id}/console_log?lines=2", headers=MEMBER)
+    assert resp.status == 200
+    assert resp.content_type == "text/plain"
+    body = {"os-getConsoleOutput": {"length": 2}}
+    nova = nova_as("devcloud-member-a").compute.post(f"/servers/{server_id}/action", json=body, headers=MV)
+    assert await resp.text() == nova.json()["output"]
+    assert len((await resp.text()).splitlines()) == 2
+    full = await proxy.get(f"/servers/{server_id}/console_log", headers=MEMBER)
+    assert len((await full.text()).splitlines()) > 2
+
+
+async def test_consoles(proxy: TestClient, server_id: str) -> None:
+    novnc = await proxy.get(f"/servers/{server_id}/consoles/novnc", headers=MEMBER)
+    assert novnc.status == 200
+    assert (await novnc.json())["uri"].startswith("http")
+    # devcloud offers only VNC consoles: Nova lacks the facility, 501.
+    spice = await proxy.get(f"/servers/{server_id}/consoles/spice", headers=MEMBER)
+    assert spice.status == 501
+    unknown = await proxy.get(f"/servers/{server_id}/consoles/telnet", headers=MEMBER)
+    assert unknown.status == 400
+    assert (await unknown.json())["error"]["field"] == "type"
+    assert (await proxy.get(f"/servers/{server_id}/consoles/novnc", headers=OTHER)).status == 404
+
+
+async def test_diagnostics_follow_novas_policy(proxy: TestClient, server_id: str) -> None:
+    assert (await proxy.get(f"/servers/{server_id}/diagnostics", headers=MEMBER)).status == 403
+    admin = await proxy.get(f"/servers/{server_id}/diagnostics", headers=ADMIN)
+    assert admin.status == 200
+    assert (await admin.json())["num_cpus"] == 1
+
+
+async def test_placements_are_availability_zones(proxy: TestClient, nova_as) -> None:  # type: ignore[no-untyped-def]
+    zones = nova_as("devcloud-member-a").compute.get("/os-availability-zone", headers=MV).json()
+    names = {z["zoneName"] for z in zones["availabilityZoneInfo"]}
+    body = await (await proxy.get("/placements", headers=MEMBER)).json()
+    assert {p["name"] for p in body["placements"]} == names
+    nova = next(p for p in body["placements"] if p["name"] == "nova")
+    assert nova["id"] == vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "nova")
+    assert nova["description"] == "available"
+    by_id = await (await proxy.get(f"/placements/{nova['id']}", headers=MEMBER)).json()
+    assert by_id == nova
+    assert (await proxy.get("/placements/nowhere", headers=MEMBER)).status == 404
+    assert (await (await proxy.get("/placements?tag=x", headers=MEMBER)).json())["placements"] == []
