@@ -102,3 +102,31 @@ async def test_placements_are_availability_zones(proxy: TestClient, nova_as) -> 
     assert by_id == nova
     assert (await proxy.get("/placements/nowhere", headers=MEMBER)).status == 404
     assert (await (await proxy.get("/placements?tag=x", headers=MEMBER)).json())["placements"] == []
+
+
+async def test_patch_a_server(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
+    change = {"hostname": "patched-1", "properties": {"role": "db", "tier": "2"}, "tags": ["pg"]}
+    resp = await proxy.patch(f"/servers/{server_id}", json=change, headers=MEMBER)
+    assert resp.status == 200, await resp.text()
+    server = await resp.json()
+    assert (server["hostname"], server["properties"], server["tags"]) == ("patched-1", change["properties"], ["pg"])
+    nova = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
+    assert nova["name"] == nova["OS-EXT-SRV-ATTR:hostname"] == "patched-1"
+    assert nova["metadata"] == change["properties"]
+    assert nova["tags"] == ["pg"]
+    # Only what is sent changes; an empty list clears.
+    only_tags = await (await proxy.patch(f"/servers/{server_id}", json={"tags": []}, headers=MEMBER)).json()
+    assert (only_tags["hostname"], only_tags["tags"], only_tags["properties"]) == (
+        "patched-1",
+        [],
+        change["properties"],
+    )
+    for bad, field in (({"hostname": "no_underscore"}, "hostname"), ({"flavor": "x"}, "body"), ({}, "body"),
+                       ({"properties": {"k": 1}}, "properties.k")):  # fmt: skip
+        refused = await proxy.patch(f"/servers/{server_id}", json=bad, headers=MEMBER)
+        assert refused.status == 400, bad
+        assert (await refused.json())["error"]["field"] == field
+    assert nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]["name"] == (
+        "patched-1"
+    )
+    assert (await proxy.patch(f"/servers/{server_id}", json={"tags": []}, headers=OTHER)).status == 404

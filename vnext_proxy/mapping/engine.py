@@ -83,7 +83,11 @@ def _substitute(template: str, variables: Mapping[str, Any]) -> str:
     return out
 
 
-def call_is_needed(call: NovaCall, bodies: Mapping[str, Any]) -> bool:
+def call_is_needed(call: NovaCall, bodies: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> bool:
+    if call.if_given is not None:
+        body = (variables or {}).get("body")
+        if not isinstance(body, Mapping) or call.if_given not in body:
+            return False
     return call.when is None or bool(lookup(bodies, call.when))
 
 

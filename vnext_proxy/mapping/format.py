@@ -138,6 +138,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                             "min_microversion": _MICROVERSION,
                             "query": {"type": "object", "additionalProperties": {"type": "string"}},
                             "when": _PATH,
+                            "if_given": {"type": "string"},
                             "body": {},
                         },
                     },

@@ -348,7 +348,13 @@ class _Builder:
         for key, template in query:
             self._check_placeholders(doc, (*path, "query", key), template, bound)
         for text in _strings(raw.get("body")):
-            self._check_placeholders(doc, (*path, "body"), text, bound)
+            for match in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]+)?\}", text):
+                if match.group(1) not in bound:
+                    self.problems.append(
+                        doc.problem((*path, "body"), f"placeholder '{match.group(0)}' is not bound by the vNext route")
+                    )
+        if "if_given" in raw and "body" not in bound:
+            self.problems.append(doc.problem((*path, "if_given"), "the route takes no body (request_schema)"))
         when = _path(raw["when"]) if "when" in raw else None
         if when is not None and when[0] not in earlier:
             self.problems.append(doc.problem((*path, "when"), f"'{when[0]}' names no earlier nova call"))
@@ -360,6 +366,7 @@ class _Builder:
             min_microversion=(int(major), int(minor)),
             query=query,
             when=when,
+            if_given=raw.get("if_given"),
             body=raw.get("body"),
         )
 

@@ -66,6 +66,8 @@ class NovaCall:
     query: tuple[tuple[str, str], ...] = ()
     #: Made only when earlier answers have a non-empty value at this path.
     when: tuple[str, ...] | None = None
+    #: Made only when the request body has this key (even if empty).
+    if_given: str | None = None
     #: JSON body template: a whole-string "{name}" takes the variable's value
     #: ("{body}" is the request's JSON); a key whose variable is absent is left out.
     body: Any = None

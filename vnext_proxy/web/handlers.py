@@ -78,7 +78,7 @@ class RouteHandler:
             return await self._list(request, token, variables, ctx)
         bodies: dict[str, Any] = {}
         for call in route.nova:
-            if engine.call_is_needed(call, bodies):
+            if engine.call_is_needed(call, bodies, variables):
                 bodies[call.name] = (await self._send(request, engine.plan_call(call, variables), token)).body
         mappings = request.app[MAPPINGS]
         result = engine.render_response(route, mappings, bodies, request.path_qs, ctx, variables)
