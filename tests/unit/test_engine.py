@@ -210,4 +210,4 @@ def test_json_home_lists_every_route(mappings: MappingSet) -> None:
     types = home["resources"]["rel/server_types"]
     assert types["href-template"] == "/server_types{?limit,marker,tag}"
     assert types["href-vars"] == {"limit": "param/limit", "marker": "param/marker", "tag": "param/tag"}
-    assert home["resources"]["rel/server"]["hints"]["allow"] == ["GET", "HEAD"]
+    assert home["resources"]["rel/server"]["hints"]["allow"] == ["GET", "HEAD", "PATCH"]
