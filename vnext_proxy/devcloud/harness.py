@@ -30,11 +30,22 @@ from nova.tests.functional import integrated_helpers
 
 # isort: split
 import nova.policy
+import webob.exc
 from nova.api import auth as nova_auth
+from nova.api.openstack import identity as nova_identity
 
 from vnext_proxy.devcloud.auth import token_auth
+from vnext_proxy.devcloud.identities import IDENTITIES
 
 _REAL_CREATE_CONTEXT = nova_auth.NovaKeystoneContext.__dict__["_create_context"]
+_PROJECTS = frozenset(identity.project_id for identity in IDENTITIES)
+
+
+def _verify_project_id(context: Any, project_id: str) -> bool:
+    """What Nova's check answers when Keystone knows (or does not know) the project."""
+    if project_id not in _PROJECTS:
+        raise webob.exc.HTTPBadRequest(explanation=f"Project ID {project_id} is not a valid project.")
+    return True
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -85,6 +96,9 @@ class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
         # The stub context drops the request id and calls only the user
         # "admin" an admin; the real one reads what token_auth sets.
         nova_auth.NovaKeystoneContext._create_context = _REAL_CREATE_CONTEXT
+        # Nova asks Keystone whether a project exists (flavor access, quota
+        # sets); devcloud plays Keystone, so its project table answers.
+        nova_identity.verify_project_id = _verify_project_id
 
 
 def start(port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, Callable[[], None]]:

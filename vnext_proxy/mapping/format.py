@@ -109,6 +109,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "handler": _NAME,
                 "request_schema": {"type": "object"},
                 "owner_probe": {"type": "string", "pattern": "^/"},
+                "resolve": {"type": "object", "additionalProperties": {"enum": ["flavor"]}},
                 "derive": {
                     "type": "object",
                     "additionalProperties": {

@@ -266,6 +266,9 @@ class _Builder:
         if len(set(names)) != len(names):
             self.problems.append(doc.problem((*path, "nova"), "give each nova call its own name"))
         response = self._response(doc, (*path, "response"), raw.get("response", {}), tuple(calls), bound)
+        for name in raw.get("resolve", {}):
+            if name not in path_vars:
+                self.problems.append(doc.problem((*path, "resolve", name), f"'{name}' is not a path variable"))
         if "owner_probe" in raw:
             self._check_placeholders(doc, (*path, "owner_probe"), raw["owner_probe"], bound)
         status = raw["status"]
@@ -304,6 +307,7 @@ class _Builder:
             request_schema=raw.get("request_schema"),
             derived=derived,
             owner_probe=raw.get("owner_probe"),
+            resolve=tuple(raw.get("resolve", {}).items()),
         )
         return route if len(self.problems) == errors_before else None
 

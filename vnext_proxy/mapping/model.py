@@ -168,6 +168,8 @@ class Route:
     #: project's server gets 403; on a 403 the proxy GETs this path, and
     #: answers 404 if the caller cannot see it at all.
     owner_probe: str | None = None
+    #: Route variables turned into Nova ids before the calls (name -> resolver).
+    resolve: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:

@@ -19,4 +19,15 @@ ROUTE_HANDLERS: dict[str, str] = {
     "server_tasks": "GET /servers/{server_id}/tasks: the proxy's tasks and Nova's other actions",
     "task_items": "GET /server_tasks/{task_id}/items",
     "launch_servers": "POST /projects/{project}/servers: check every server, then launch each with a CREATE task",
+    "create_server_type": "POST /server_types: a flavor, its tags (extra spec) and shares (flavor access)",
+    "update_server_type": "PATCH /server_types/{id}: description, tags and shares (the rest is fixed in Nova)",
+    "server_type_tags": "GET/PUT/DELETE /server_types/{id}/tags",
+    "server_type_tag": "PUT/DELETE /server_types/{id}/tags/{tag}",
+    "server_type_shares": "GET/PUT/DELETE /server_types/{id}/shares",
+    "server_type_project_share": "PUT/DELETE /server_types/{id}/shares/projects/{project}",
+    "server_type_user_share": "PUT/DELETE /server_types/{id}/shares/users/{user}: 501, Nova has no per-user access",
 }
+
+#: Route variables a mapping may have turned from vNext ids into Nova ids
+#: (``resolve:``); the resolvers live in vnext_proxy.nova.resolvers.
+RESOLVERS: dict[str, str] = {"flavor": "a server type's id or name -> the Nova flavor id"}

@@ -24,6 +24,7 @@ from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import Route
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
 from vnext_proxy.nova.client import NovaAnswer
+from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID
 from vnext_proxy.yamlsource import dotted
@@ -67,6 +68,8 @@ class RouteHandler:
         variables: dict[str, Any] = dict(request.match_info)
         variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
         variables.update(engine.derive_variables(route.derived, variables))
+        for name, resolver in route.resolve:
+            variables[name] = await _resolve(request, resolver, variables[name], token)
         if route.request_schema is not None:
             variables["body"] = _checked_body(await json_body(request), route.request_schema)
         if self.provided:
@@ -228,6 +231,16 @@ def _checked_body(body: Any, schema: dict[str, Any]) -> Any:
         where = dotted(tuple(error.absolute_path)) or "body"
         raise VNextError(400, f"{where}: {error.message}", field=where)
     return body
+
+
+async def _resolve(request: web.Request, resolver: str, wanted: str, token: str) -> str:
+    assert resolver == "flavor"  # the loader allows no other
+    try:
+        return await resolve_flavor(request.app[NOVA], request.app[MAPPINGS], request.app[SETTINGS], wanted, token)
+    except VNextError as exc:
+        if exc.status == 400:  # a path that names nothing is a 404
+            raise VNextError(404, f"No server type {wanted!r}, or it is not yours") from None
+        raise
 
 
 def _probe_path(template: str, request: web.Request) -> str:
