@@ -26,6 +26,10 @@ ROUTE_HANDLERS: dict[str, str] = {
     "server_type_shares": "GET/PUT/DELETE /server_types/{id}/shares",
     "server_type_project_share": "PUT/DELETE /server_types/{id}/shares/projects/{project}",
     "server_type_user_share": "PUT/DELETE /server_types/{id}/shares/users/{user}: 501, Nova has no per-user access",
+    "create_server_group": "POST /projects/{project}/server_groups: a Nova server group plus the proxy's record",
+    "get_server_group": "GET /server_groups/{id}",
+    "project_server_group": "GET /projects/{project}/server_groups/{slug}",
+    "project_server_groups": "GET /projects/{project}/server_groups",
 }
 
 #: Route variables a mapping may have turned from vNext ids into Nova ids

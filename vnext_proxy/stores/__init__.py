@@ -1,5 +1,5 @@
-"""Where the proxy keeps what Nova does not: tasks, task items (and later
-server groups). ``TaskStore`` is the interface; ``open_store`` picks the
+"""Where the proxy keeps what Nova does not: tasks, task items, and what
+server groups add to Nova's. ``TaskStore`` is the interface; ``open_store`` picks the
 implementation from the store URL in config."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.tasks.model import Task, TaskItem
 
 
@@ -30,6 +31,14 @@ class TaskStore(Protocol):
         ...
 
     async def items_for_task(self, task_id: str) -> list[TaskItem]:
+        """Oldest first."""
+        ...
+
+    async def add_group(self, group: ServerGroup) -> None: ...
+
+    async def get_group(self, group_id: str) -> ServerGroup | None: ...
+
+    async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
         """Oldest first."""
         ...
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
 _SCHEMA = """
@@ -43,20 +44,34 @@ CREATE TABLE IF NOT EXISTS task_items (
     nova_event TEXT
 );
 CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
+CREATE TABLE IF NOT EXISTS server_groups (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    description TEXT,
+    defaults TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (project_id, slug)
+);
 """
 
 _TASK_COLUMNS = [f.name for f in fields(Task)]
+_GROUP_COLUMNS = [f.name for f in fields(ServerGroup)]
+_JSON = {"params", "defaults", "tags"}
 _ITEM_COLUMNS = [f.name for f in fields(TaskItem)]
 _TIMES = {"created_at", "deadline_at", "updated_at", "ended_at", "started_at"}
 
 
-def _to_row(record: Task | TaskItem) -> dict[str, Any]:
+def _to_row(record: Task | TaskItem | ServerGroup) -> dict[str, Any]:
     row = asdict(record)
     for key, value in row.items():
         if isinstance(value, datetime):
             row[key] = value.isoformat()
-    if "params" in row:
-        row["params"] = json.dumps(row["params"], sort_keys=True)
+        elif key in _JSON:
+            row[key] = json.dumps(value, sort_keys=True)
     return row
 
 
@@ -65,8 +80,8 @@ def _from_row(row: aiosqlite.Row, columns: list[str]) -> dict[str, Any]:
     for key in _TIMES & values.keys():
         if values[key] is not None:
             values[key] = datetime.fromisoformat(values[key])
-    if "params" in values:
-        values["params"] = json.loads(values["params"])
+    for key in _JSON & values.keys():
+        values[key] = json.loads(values[key])
     return values
 
 
@@ -84,7 +99,7 @@ class SqliteTaskStore:
         await db.commit()
         return cls(db)
 
-    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem) -> None:
+    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup) -> None:
         row = _to_row(record)
         names = ", ".join(columns)
         marks = ", ".join(f":{c}" for c in columns)
@@ -131,6 +146,21 @@ class SqliteTaskStore:
         sql = f"SELECT {', '.join(_ITEM_COLUMNS)} FROM task_items WHERE task_id = ? ORDER BY created_at, id"
         async with self._db.execute(sql, (task_id,)) as cursor:
             return [TaskItem(**_from_row(row, _ITEM_COLUMNS)) async for row in cursor]
+
+    async def add_group(self, group: ServerGroup) -> None:
+        await self._upsert("server_groups", _GROUP_COLUMNS, group)
+
+    async def _groups(self, where: str, args: tuple[Any, ...]) -> list[ServerGroup]:
+        sql = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM server_groups WHERE {where} ORDER BY created_at, id"
+        async with self._db.execute(sql, args) as cursor:
+            return [ServerGroup(**_from_row(row, _GROUP_COLUMNS)) async for row in cursor]
+
+    async def get_group(self, group_id: str) -> ServerGroup | None:
+        found = await self._groups("id = ?", (group_id,))
+        return found[0] if found else None
+
+    async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
+        return await self._groups("project_id = ?", (project_id,))
 
     async def close(self) -> None:
         await self._db.close()

@@ -27,6 +27,7 @@ class NovaFacts:
     hostnames: frozenset[str]  # hostnames already used in the project
     flavor_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # Nova flavor id -> (vcpus, MB)
     room: Mapping[str, int] = field(default_factory=dict)  # quota left: instances, cores, ram (-1: unlimited)
+    groups: frozenset[str] = frozenset()  # server groups the caller can see
 
 
 @dataclass
@@ -47,15 +48,27 @@ def expand_hostname(pattern: str, rng: random.Random) -> str:
     return _PATTERN.sub(digits, pattern)
 
 
-def merge_servers(body: Mapping[str, Any], rng: random.Random) -> list[dict[str, Any]]:
-    """Each server: the defaults, overridden by its own attributes."""
+def group_ids(body: Mapping[str, Any]) -> set[str]:
+    """Every server group the request names."""
+    named = [(body.get("defaults") or {}).get("group_id")]
+    named += [s.get("group_id") for s in body.get("servers") or [] if isinstance(s, Mapping)]
+    return {g for g in named if isinstance(g, str)}
+
+
+def merge_servers(
+    body: Mapping[str, Any], rng: random.Random, groups: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Each server: its group's defaults, then the request's defaults, then its own attributes."""
     defaults = {k: v for k, v in (body.get("defaults") or {}).items() if k != "hostname_pattern"}
     pattern = (body.get("defaults") or {}).get("hostname_pattern")
     merged = []
     for server in body.get("servers") or []:
         entry = {**defaults, **server}
-        if "hostname" not in entry and pattern:
-            entry["hostname"] = expand_hostname(pattern, rng)
+        group = (groups or {}).get(entry.get("group_id") or "", {})
+        entry = {**{k: v for k, v in group.items() if k != "hostname_pattern"}, **entry}
+        server_pattern = pattern or group.get("hostname_pattern")
+        if "hostname" not in entry and server_pattern:
+            entry["hostname"] = expand_hostname(server_pattern, rng)
         if "region_id" in entry and "placement_id" not in entry:
             entry["placement_id"] = entry["region_id"]  # the seed revision's name for it
         merged.append(entry)
@@ -96,8 +109,8 @@ def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[s
             problems.add(f"{where}.template_id", "a server template (image) is required")
         elif template not in facts.images:
             problems.add(f"{where}.template_id", f"no server template {template!r}")
-        if server.get("group_id") is not None:
-            problems.add(f"{where}.group_id", "server groups are not available in this proxy yet")
+        if server.get("group_id") is not None and server["group_id"] not in facts.groups:
+            problems.add(f"{where}.group_id", f"no server group {server['group_id']!r}")
         if server.get("affinity"):
             problems.add(f"{where}.affinity", "affinity is not available in this proxy yet")
     _check_quota(servers, facts, problems)
@@ -134,4 +147,7 @@ def nova_server_body(server: Mapping[str, Any], facts: NovaFacts) -> dict[str, A
         body["availability_zone"] = facts.zones[server["placement_id"]]
     if server.get("user_data") is not None:
         body["user_data"] = server["user_data"]
+    if server.get("group_id") is not None:
+        # Nova adds a server to a group only at launch, through this hint.
+        return {"server": body, "os:scheduler_hints": {"group": server["group_id"]}}
     return {"server": body}

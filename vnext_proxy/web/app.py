@@ -23,11 +23,12 @@ from vnext_proxy.web.handlers import RouteHandler
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.launch_handler import launch_servers
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
+from vnext_proxy.web.server_group_handlers import SERVER_GROUP_HANDLERS
 from vnext_proxy.web.server_type_handlers import SERVER_TYPE_HANDLERS
 from vnext_proxy.web.task_handlers import TASK_HANDLERS
 
 #: The Python side of mapping.variables.ROUTE_HANDLERS.
-ROUTE_HANDLERS = {**TASK_HANDLERS, **SERVER_TYPE_HANDLERS, "launch_servers": launch_servers}
+ROUTE_HANDLERS = {**TASK_HANDLERS, **SERVER_TYPE_HANDLERS, **SERVER_GROUP_HANDLERS, "launch_servers": launch_servers}
 
 
 def create_app(settings: Settings, mappings: MappingSet) -> web.Application:

@@ -71,7 +71,7 @@ class RouteHandler:
         for name, resolver in route.resolve:
             variables[name] = await _resolve(request, resolver, variables[name], token)
         if route.request_schema is not None:
-            variables["body"] = _checked_body(await json_body(request), route.request_schema)
+            variables["body"] = check_body(await json_body(request), route.request_schema)
         if self.provided:
             caller = request.app[CALLER]
             variables.update(
@@ -225,7 +225,8 @@ async def _collect_nova_pages(
             return _Page(items, True, last_scanned, True)
 
 
-def _checked_body(body: Any, schema: dict[str, Any]) -> Any:
+def check_body(body: Any, schema: dict[str, Any]) -> Any:
+    """The body, if it matches the schema; 400 naming the first field that does not."""
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(body))
     if error is not None:
         where = dotted(tuple(error.absolute_path)) or "body"
@@ -241,6 +242,22 @@ async def _resolve(request: web.Request, resolver: str, wanted: str, token: str)
         if exc.status == 400:  # a path that names nothing is a 404
             raise VNextError(404, f"No server type {wanted!r}, or it is not yours") from None
         raise
+
+
+#: A window long past: Nova's project policy check without reading any usage.
+_OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
+
+
+async def require_project(request: web.Request, project: str, token: str) -> None:
+    """404 unless Nova lets the caller read the project (its own, or any for admins)."""
+    call = PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP)
+    answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
+    if answer.request_id:
+        request[BACKEND_REQUEST_IDS].append(answer.request_id)
+    if answer.status in (403, 404):
+        raise VNextError(404, "Not found, or not yours")
+    if not answer.ok:
+        raise from_nova(answer.status, answer.body)
 
 
 def _probe_path(template: str, request: web.Request) -> str:

@@ -5,6 +5,7 @@ module gathers what they need from Nova."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,13 +20,11 @@ from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks import launch
 from vnext_proxy.timeutil import show_time
-from vnext_proxy.web.handlers import caller_token, json_body, respond
+from vnext_proxy.web.handlers import caller_token, json_body, require_project, respond
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+from vnext_proxy.web.server_group_handlers import visible_group
 from vnext_proxy.yamlsource import dotted
-
-# A window long past: the project policy check without reading any usage.
-_OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
 
 
 async def launch_servers(request: web.Request) -> web.StreamResponse:
@@ -42,11 +41,17 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
             request[BACKEND_REQUEST_IDS].append(answer.request_id)
         return answer
 
-    owner = await send(PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP))
-    if owner.status in (403, 404):
-        raise VNextError(404, "Not found, or not yours")
-    servers = launch.merge_servers(body, random.Random())
+    await require_project(request, project, token)
+    groups: dict[str, dict[str, Any]] = {}
+    for group_id in sorted(launch.group_ids(body)):
+        try:
+            groups[group_id] = (await visible_group(request, group_id, token)).defaults
+        except VNextError as exc:
+            if exc.status != 404:
+                raise
+    servers = launch.merge_servers(body, random.Random(), groups)
     facts = await _facts(request, send, project, token, servers)
+    facts = dataclasses.replace(facts, groups=frozenset(groups))
     problems = launch.check_launch(servers, facts)
     if problems:
         raise VNextError(400, f"{len(problems)} problem(s); nothing was launched", problems=problems)
