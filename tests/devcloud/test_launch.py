@@ -148,3 +148,45 @@ async def test_bad_launch_requests(proxy: TestClient) -> None:
         f"/projects/{PROJECT_A}/servers", data="x", headers={**MEMBER, "Content-Type": "text/plain"}
     )
     assert text.status == 415
+
+
+async def test_affinity_places_servers_near_or_apart(proxy: TestClient, nova_as, forget_servers, keypair: str) -> None:  # type: ignore[no-untyped-def]
+    ids = await vnext_ids(proxy, keypair)
+    base = {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE}
+    admin = nova_as("devcloud-admin")
+    launched: list[str] = []
+
+    async def launch_one(hostname: str, **extra: Any) -> str:
+        resp = await proxy.post(
+            f"/projects/{PROJECT_A}/servers", json={"defaults": base, "servers": [{"hostname": hostname, **extra}]},
+            headers=MEMBER,
+        )  # fmt: skip
+        assert resp.status == 202, await resp.text()
+        server_id: str = (await resp.json())[0]["id"]
+        launched.append(server_id)
+        for _ in range(120):
+            server = admin.compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
+            if server["status"] != "BUILD":
+                break
+            await asyncio.sleep(0.5)
+        assert server["status"] == "ACTIVE", server.get("fault")
+        return server_id
+
+    def host(server_id: str) -> str:
+        return str(admin.compute.get(f"/servers/{server_id}", headers=MV).json()["server"]["OS-EXT-SRV-ATTR:host"])
+
+    try:
+        anchor = await launch_one("anchor")
+        nova_as("devcloud-member-a").compute.put(f"/servers/{anchor}/tags/anchor", headers=MV)
+        near = await launch_one("near-1", affinity={"near": {"server_ids": [anchor]}})
+        apart = await launch_one("apart-1", affinity={"not_near": {"server_tags": ["anchor"]}})
+        assert host(near) == host(anchor)
+        assert host(apart) != host(anchor)
+        unknown = {"defaults": base, "servers": [{"hostname": "lost", "affinity": {"near": {"server_ids": [IMAGE]}}}]}
+        refused = await proxy.post(f"/projects/{PROJECT_A}/servers", json=unknown, headers=MEMBER)
+        assert refused.status == 400
+        assert [p["field"] for p in (await refused.json())["error"]["problems"]] == [
+            "servers[0].affinity.near.server_ids"
+        ]
+    finally:
+        forget_servers(launched)

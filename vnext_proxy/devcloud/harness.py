@@ -29,6 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from nova.tests.functional import integrated_helpers
 
 # isort: split
+import nova.conf
 import nova.policy
 import webob.exc
 from nova.api import auth as nova_auth
@@ -37,6 +38,7 @@ from nova.api.openstack import identity as nova_identity
 from vnext_proxy.devcloud.auth import token_auth
 from vnext_proxy.devcloud.identities import IDENTITIES
 
+CONF = nova.conf.CONF
 _REAL_CREATE_CONTEXT = nova_auth.NovaKeystoneContext.__dict__["_create_context"]
 _PROJECTS = frozenset(identity.project_id for identity in IDENTITIES)
 
@@ -80,6 +82,10 @@ class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
         # Production's default: a response that fails Nova's own schema is
         # logged, not turned into a 400 (the test fixtures use "error").
         self.flags(response_validation="warn", group="api")
+        # Launch affinity (near / not near other servers) needs these two
+        # scheduler filters; a cloud that offers it enables them too.
+        filters = [*CONF.filter_scheduler.enabled_filters, "SameHostFilter", "DifferentHostFilter"]
+        self.flags(enabled_filters=filters, group="filter_scheduler")
         super()._setup_services()
         self.compute2 = self._start_compute("compute2")
 

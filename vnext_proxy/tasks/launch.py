@@ -28,6 +28,7 @@ class NovaFacts:
     flavor_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # Nova flavor id -> (vcpus, MB)
     room: Mapping[str, int] = field(default_factory=dict)  # quota left: instances, cores, ram (-1: unlimited)
     groups: frozenset[str] = frozenset()  # server groups the caller can see
+    servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the project's server ids -> their tags
 
 
 @dataclass
@@ -111,8 +112,14 @@ def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[s
             problems.add(f"{where}.template_id", f"no server template {template!r}")
         if server.get("group_id") is not None and server["group_id"] not in facts.groups:
             problems.add(f"{where}.group_id", f"no server group {server['group_id']!r}")
-        if server.get("affinity"):
-            problems.add(f"{where}.affinity", "affinity is not available in this proxy yet")
+        for side in ("near", "not_near"):
+            wanted = (server.get("affinity") or {}).get(side) or {}
+            for server_id in wanted.get("server_ids") or []:
+                if server_id not in facts.servers:
+                    problems.add(f"{where}.affinity.{side}.server_ids", f"no server {server_id!r} in this project")
+            tags = wanted.get("server_tags") or []
+            if tags and not _tagged(facts, tags):
+                problems.add(f"{where}.affinity.{side}.server_tags", f"no server in this project is tagged {tags}")
     _check_quota(servers, facts, problems)
     return problems.found
 
@@ -147,7 +154,19 @@ def nova_server_body(server: Mapping[str, Any], facts: NovaFacts) -> dict[str, A
         body["availability_zone"] = facts.zones[server["placement_id"]]
     if server.get("user_data") is not None:
         body["user_data"] = server["user_data"]
+    hints: dict[str, Any] = {}
     if server.get("group_id") is not None:
         # Nova adds a server to a group only at launch, through this hint.
-        return {"server": body, "os:scheduler_hints": {"group": server["group_id"]}}
-    return {"server": body}
+        hints["group"] = server["group_id"]
+    # vNext's affinity is Nova's same_host / different_host hints (they need
+    # the SameHostFilter and DifferentHostFilter scheduler filters).
+    for side, hint in (("near", "same_host"), ("not_near", "different_host")):
+        wanted = (server.get("affinity") or {}).get(side) or {}
+        ids = [*(wanted.get("server_ids") or []), *_tagged(facts, wanted.get("server_tags") or [])]
+        if ids:
+            hints[hint] = list(dict.fromkeys(ids))
+    return {"server": body, "os:scheduler_hints": hints} if hints else {"server": body}
+
+
+def _tagged(facts: NovaFacts, tags: list[str]) -> list[str]:
+    return [server_id for server_id, its_tags in facts.servers.items() if set(tags) & set(its_tags)]

@@ -140,11 +140,8 @@ async def _facts(
         name = zone["zoneName"]
         zones[str(engine.vnext_id(settings.id_namespace, "availability_zone", name))] = name
         zones[name] = name
-    hostnames = frozenset(
-        s.get("OS-EXT-SRV-ATTR:hostname") or ""
-        for s in servers_a.body.get("servers", [])
-        if s.get("tenant_id") == project
-    )
+    listed = [s for s in servers_a.body.get("servers", []) if s.get("tenant_id") == project]
+    hostnames = frozenset(s.get("OS-EXT-SRV-ATTR:hostname") or "" for s in listed)
     images = frozenset(t for t, a in zip(templates, images_a, strict=True) if a.ok)
     absolute = limits_a.body["limits"]["absolute"]
     room = {
@@ -152,4 +149,5 @@ async def _facts(
         "cores": absolute["maxTotalCores"] - absolute["totalCoresUsed"],
         "ram": absolute["maxTotalRAMSize"] - absolute["totalRAMUsed"],
     }
-    return launch.NovaFacts(flavor_ids, images, keypairs, zones, hostnames, sizes, room)
+    project_servers = {s["id"]: tuple(s.get("tags") or ()) for s in listed}
+    return launch.NovaFacts(flavor_ids, images, keypairs, zones, hostnames, sizes, room, servers=project_servers)
