@@ -190,3 +190,31 @@ async def test_affinity_places_servers_near_or_apart(proxy: TestClient, nova_as,
         ]
     finally:
         forget_servers(launched)
+
+
+async def test_a_launch_nova_cannot_place_aborts_its_create_task(
+    proxy: TestClient, nova_as, forget_servers, keypair: str
+) -> None:  # type: ignore[no-untyped-def]
+    ids = await vnext_ids(proxy, keypair)
+    types = {
+        t["name"]: t["id"] for t in (await (await proxy.get("/server_types", headers=MEMBER)).json())["server_types"]
+    }
+    # m1.xlarge (16 GB) fits the quota but no devcloud host: Nova accepts, then fails to schedule.
+    body = {"defaults": {"keypair_id": ids["key"], "type_id": types["m1.xlarge"], "template_id": IMAGE},
+            "servers": [{"hostname": "too-big"}]}  # fmt: skip
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 202, await resp.text()
+    launched = (await resp.json())[0]
+    try:
+        for _ in range(120):
+            task = await (await proxy.get(launched["_links"]["rel/server_task"]["href"], headers=MEMBER)).json()
+            if task["state"] != "RUNNING":
+                break
+            await asyncio.sleep(0.5)
+        assert task["action"] == "CREATE"
+        assert task["state"] == "ABORTED"
+        assert "No valid host" in task["reason"]
+        server = nova_as("devcloud-member-a").compute.get(f"/servers/{launched['id']}", headers=MV).json()["server"]
+        assert server["status"] == "ERROR"
+    finally:
+        forget_servers([launched["id"]])
