@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the proxy")
     serve.add_argument("--config", required=True, type=Path, help="the YAML config file")
 
+    check = commands.add_parser("check", help="check the wiring: Nova reachable, microversions, credentials")
+    check.add_argument("--config", required=True, type=Path, help="the YAML config file")
+
     devcloud = commands.add_parser("devcloud", help="run a real Nova (fake virt driver) on 127.0.0.1")
     devcloud.add_argument("--port", type=int, default=8774, help="port to listen on (0: any free port)")
 
@@ -46,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args.config)
+        if args.command == "check":
+            return _check(args.config)
         if args.command == "devcloud":
             return _devcloud(args.port)
         if args.command == "demo":
@@ -89,14 +94,42 @@ def _load(config: Path) -> tuple[Settings, MappingSet]:
     return settings, mappings
 
 
+def _check(config: Path) -> int:
+    import asyncio
+
+    from vnext_proxy.selfcheck import run_checks
+
+    settings, mappings = _load(config)
+    findings = asyncio.run(run_checks(settings, mappings))
+    for finding in findings:
+        print(finding)
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def _serve(config: Path) -> int:
+    import asyncio
+
     from aiohttp import web
 
+    from vnext_proxy.selfcheck import run_checks
     from vnext_proxy.web.app import create_app
 
     settings, mappings = _load(config)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web.run_app(create_app(settings, mappings), host=settings.host, port=settings.port, print=None)
+    log = logging.getLogger("vnext_proxy.check")
+    # Said at start-up, not enforced: Nova may come up after the proxy.
+    for finding in asyncio.run(run_checks(settings, mappings)):
+        (log.info if finding.ok else log.warning)("%s", finding)
+    # The structured access log replaces aiohttp's; run_app stops gracefully
+    # on SIGTERM, letting requests in flight finish within shutdown_timeout.
+    web.run_app(
+        create_app(settings, mappings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
     return 0
 
 

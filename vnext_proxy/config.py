@@ -103,7 +103,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "logging": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}},
+            "properties": {"level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}, "access_log": {"type": "boolean"}},
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_body_bytes": {"type": "integer", "minimum": 1024},
+                "request_timeout": _SECONDS,
+                "shutdown_timeout": _SECONDS,
+            },
         },
         "mappings_dir": {"type": "string", "minLength": 1},
         "explain": {"type": "boolean"},
@@ -167,6 +176,12 @@ class Settings:
     id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     #: Honour X-VNext-Explain: 1 (answer plus the Nova calls made for it).
     explain: bool = False
+    access_log: bool = True
+    max_body_bytes: int = 1024 * 1024
+    #: A whole vNext request, all its Nova calls included.
+    request_timeout: float = 60.0
+    #: How long a stopping proxy lets requests in flight finish.
+    shutdown_timeout: float = 30.0
 
 
 def load_settings(path: Path) -> Settings:
@@ -224,5 +239,9 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         ),
         store_url=raw.get("store", {}).get("url", Settings.store_url),
         log_level=raw.get("logging", {}).get("level", Settings.log_level),
+        access_log=raw.get("logging", {}).get("access_log", Settings.access_log),
+        max_body_bytes=raw.get("limits", {}).get("max_body_bytes", Settings.max_body_bytes),
+        request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
+        shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
         **extra,
     )

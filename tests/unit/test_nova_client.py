@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
@@ -56,7 +57,7 @@ async def test_sends_token_microversion_and_request_id(aiohttp_server) -> None: 
 
 async def test_unreachable_nova_is_503_with_retry_after(client: NovaClient) -> None:
     with aioresponses() as mocked:
-        mocked.get(re.compile(".*"), exception=aiohttp.ClientConnectionError("refused"))
+        mocked.get(re.compile(".*"), exception=aiohttp.ClientConnectionError("refused"), repeat=True)
         with pytest.raises(NovaUnavailable) as info:
             await client.send(CALL, token="tok")
     assert info.value.status == 503
@@ -65,7 +66,7 @@ async def test_unreachable_nova_is_503_with_retry_after(client: NovaClient) -> N
 
 async def test_slow_nova_is_503(client: NovaClient) -> None:
     with aioresponses() as mocked:
-        mocked.get(re.compile(".*"), exception=TimeoutError())
+        mocked.get(re.compile(".*"), exception=TimeoutError(), repeat=True)
         with pytest.raises(NovaUnavailable, match="did not answer within 2s"):
             await client.send(CALL, token="tok")
 
@@ -84,3 +85,27 @@ def test_nova_errors_map_to_vnext_errors(status: int, body: object, expected: in
     assert error.status == expected
     if isinstance(body, dict):
         assert next(iter(body.values()))["message"] in error.message
+
+
+async def test_a_get_is_retried_once_a_write_never(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+
+    async def slow_first(request: web.Request) -> web.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            await asyncio.sleep(2)
+        return web.json_response({"flavors": []})
+
+    app = web.Application()
+    app.router.add_route("*", "/v2.1/flavors/detail", slow_first)
+    server = await aiohttp_server(app)
+    settings = NovaSettings(endpoint=str(server.make_url("/v2.1")), request_timeout=0.3)
+    async with aiohttp.ClientSession() as session:
+        client = NovaClient(session, settings, EndpointResolver(settings))
+        answer = await client.send(CALL, token="tok")
+        assert answer.status == 200
+        assert calls == ["GET", "GET"]
+        calls.clear()
+        with pytest.raises(NovaUnavailable):
+            await client.send(PlannedCall("nova", "POST", "/flavors/detail", body={}), token="tok")
+        assert calls == ["POST"]

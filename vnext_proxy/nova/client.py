@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +36,18 @@ class NovaAnswer:
 class NovaClient:
     """Sends planned calls to Nova with the caller's token and a microversion."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: NovaSettings, resolver: EndpointResolver) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: NovaSettings,
+        resolver: EndpointResolver,
+        observe: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._session = session
         self._settings = settings
         self._resolver = resolver
+        #: Told (method, status) of every answer; status 0 when none came.
+        self._observe = observe or (lambda method, status: None)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
 
     async def send(
@@ -64,19 +72,47 @@ class NovaClient:
             # Nova refuses a write without a JSON content type, body or not.
             headers["Content-Type"] = "application/json"
             data = json.dumps(call.body) if call.body is not None else None
-        url = base + call.path
+        # A GET changes nothing, so one that met a dropped connection or a
+        # timeout is tried once more; a write is never repeated.
+        attempts = 2 if call.method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                return await self._request(call.method, base + call.path, call.query, data, headers)
+            except NovaUnavailable:
+                if attempt + 1 == attempts:
+                    raise
+                log.info("retrying nova call %s %s once", call.method, call.path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def versions(self) -> NovaAnswer:
+        """Nova's version document (the unversioned root; no token needed)."""
+        base = await self._resolver.endpoint(None)
+        root = base.rsplit("/v2.1", 1)[0] + "/"
+        return await self._request("GET", root, (), None, {"Accept": "application/json"})
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        query: tuple[tuple[str, str], ...],
+        data: str | None,
+        headers: dict[str, str],
+    ) -> NovaAnswer:
         try:
             async with self._session.request(
-                call.method, url, params=list(call.query), data=data, headers=headers, timeout=self._timeout
+                method, url, params=list(query), data=data, headers=headers, timeout=self._timeout
             ) as resp:
                 raw = await resp.read()
                 body = _decode(raw, resp.content_type)
+                self._observe(method, resp.status)
                 return NovaAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
         except TimeoutError as exc:
-            log.warning("nova call %s %s timed out", call.method, call.path)
+            self._observe(method, 0)
+            log.warning("nova call %s %s timed out", method, url)
             raise NovaUnavailable(f"Nova did not answer within {self._settings.request_timeout:g}s") from exc
         except aiohttp.ClientError as exc:
-            log.warning("nova call %s %s failed: %s", call.method, call.path, exc.__class__.__name__)
+            self._observe(method, 0)
+            log.warning("nova call %s %s failed: %s", method, url, exc.__class__.__name__)
             raise NovaUnavailable("Nova is unreachable") from exc
 
 

@@ -24,6 +24,7 @@ from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
 from vnext_proxy.timeutil import show_time
+from vnext_proxy.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class TaskPoller:
         max_backoff: float = 60.0,
         service: ServiceAuth | None = None,
         caller: CallerFacts | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics
         self.service = service
         self.caller = caller or CallerFacts()
         self.interval = interval
@@ -72,7 +75,10 @@ class TaskPoller:
         stats = CycleStats()
         groups: dict[str, list[Task]] = {}
         service_token = await self.service.token() if self.service is not None else None
-        for task in await self.engine.store.running_tasks():
+        running = await self.engine.store.running_tasks()
+        if self.metrics is not None:
+            self.metrics.running_tasks.set(len(running))
+        for task in running:
             # The service credentials, when configured, watch every task at
             # once; otherwise each creator's own token watches theirs.
             token = service_token or self.engine.token_for(task.id)
@@ -93,6 +99,8 @@ class TaskPoller:
                 stats.tasks += 1
             self._last_ok[key] = started
         self.cycles += 1
+        if self.metrics is not None:
+            self.metrics.poll_seconds.observe((self.engine.clock() - started).total_seconds())
         return stats
 
     def _sender(self, token: str) -> Callable[[PlannedCall], Awaitable[NovaAnswer]]:

@@ -20,9 +20,16 @@ from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.handlers import RouteHandler
-from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
+from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.launch_handler import launch_servers
+from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
+from vnext_proxy.web.observability import (
+    healthcheck_handler,
+    metrics_handler,
+    observe_middleware,
+    timeout_middleware,
+)
 from vnext_proxy.web.server_group_handlers import SERVER_GROUP_HANDLERS
 from vnext_proxy.web.server_type_handlers import SERVER_TYPE_HANDLERS
 from vnext_proxy.web.task_handlers import TASK_HANDLERS
@@ -32,9 +39,16 @@ ROUTE_HANDLERS = {**TASK_HANDLERS, **SERVER_TYPE_HANDLERS, **SERVER_GROUP_HANDLE
 
 
 def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
-    app = web.Application(middlewares=[request_id_middleware, error_middleware])
+    app = web.Application(
+        middlewares=[request_id_middleware, observe_middleware, error_middleware, timeout_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
     app[SETTINGS] = settings
     app[MAPPINGS] = mappings
+    app[METRICS] = Metrics()
+    # Operators' endpoints, not vNext routes: not in the mappings or JSON-Home.
+    app.router.add_get("/healthcheck", healthcheck_handler)
+    app.router.add_get("/metrics", metrics_handler)
     app.cleanup_ctx.append(_nova_client)
     app.cleanup_ctx.append(_task_engine)
     for route in mappings.routes:
@@ -51,7 +65,7 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
     app[TASKS] = engine
     creds = settings.tasks.service_credentials
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
-    poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER])
+    poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])
     running = spawn(poller.run(), name="task-poller")
     try:
         yield
@@ -66,6 +80,6 @@ async def _nova_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
     async with aiohttp.ClientSession(raise_for_status=False) as session:
-        app[NOVA] = NovaClient(session, settings.nova, resolver)
+        app[NOVA] = NovaClient(session, settings.nova, resolver, observe=app[METRICS].nova_call)
         app[CALLER] = CallerFacts()
         yield

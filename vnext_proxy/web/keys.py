@@ -9,9 +9,11 @@ from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 MAPPINGS = web.AppKey("mappings", MappingSet)
 NOVA = web.AppKey("nova", NovaClient)
 CALLER = web.AppKey("caller", CallerFacts)
 TASKS = web.AppKey("tasks", TaskEngine)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,77 @@
+"""``vnext-proxy check``: wiring mistakes, said in plain words.
+
+Is Nova where the config says, does it offer the microversion the proxy asks
+for (and the mappings need), and do the configured credentials work?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from vnext_proxy.config import Settings
+from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.nova.client import NovaClient
+from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.nova.service_auth import ServiceAuth
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.ok else 'PROBLEM'}: {self.text}"
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
+    findings: list[Finding] = []
+    needed = max((call.min_microversion for route in mappings.routes for call in route.nova), default=(2, 1))
+    findings.append(
+        Finding(
+            True, f"the mappings need compute {needed[0]}.{needed[1]}; the proxy asks for {settings.nova.microversion}"
+        )
+    )
+    resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
+    async with aiohttp.ClientSession() as session:
+        nova = NovaClient(session, settings.nova, resolver)
+        try:
+            endpoint = await resolver.endpoint(None)
+            findings.append(Finding(True, f"Nova's endpoint is {endpoint}"))
+            answer = await nova.versions()
+        except VNextError as exc:
+            findings.append(Finding(False, f"Nova cannot be reached: {exc.message}"))
+            return findings + await _credentials(settings)
+        v21 = next((v for v in (answer.body or {}).get("versions", []) if v.get("id") == "v2.1"), None)
+        if v21 is None:
+            findings.append(Finding(False, f"what answers at {endpoint} is not Nova (no v2.1 in its versions)"))
+        else:
+            low, high = _version(v21["min_version"]), _version(v21["version"])
+            wanted = _version(settings.nova.microversion)
+            fits = low <= wanted <= high
+            findings.append(
+                Finding(
+                    fits,
+                    f"Nova offers compute {v21['min_version']} to {v21['version']}"
+                    + ("" if fits else f": it cannot serve {settings.nova.microversion} (set nova.microversion)"),
+                )
+            )
+    return findings + await _credentials(settings)
+
+
+async def _credentials(settings: Settings) -> list[Finding]:
+    creds = settings.tasks.service_credentials
+    if creds is None:
+        return [Finding(True, "no service credentials: the poller uses each task creator's token")]
+    token = await ServiceAuth(creds, settings.nova).token()
+    if token is None:
+        return [Finding(False, f"Keystone refused the service credentials of user {creds.username!r}")]
+    return [Finding(True, f"the service credentials of {creds.username!r} work")]

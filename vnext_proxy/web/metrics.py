@@ -1,0 +1,26 @@
+"""Prometheus metrics of one proxy app."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """One registry per app, so several apps (tests, replicas) never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vnext_requests", "vNext requests served", ["route", "method", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "vnext_request_seconds", "Time to answer a vNext request", ["route", "method"], registry=self.registry
+        )
+        self.nova_calls = Counter(
+            "vnext_nova_calls", "Calls made to Nova", ["method", "status"], registry=self.registry
+        )
+        self.running_tasks = Gauge("vnext_running_tasks", "Tasks in state RUNNING", registry=self.registry)
+        self.poll_seconds = Histogram("vnext_poll_cycle_seconds", "One task poll cycle", registry=self.registry)
+
+    def nova_call(self, method: str, status: int) -> None:
+        self.nova_calls.labels(method, str(status)).inc()

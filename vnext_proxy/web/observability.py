@@ -1,0 +1,87 @@
+"""Operators' view: Prometheus metrics, a structured access log, /healthcheck.
+
+Nothing here ever sees a token: the access log writes what it picks from
+the request (method, route, status, times, ids), never headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from vnext_proxy.errors import VNextError
+from vnext_proxy.web.keys import METRICS, NOVA, SETTINGS
+from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+
+access_log = logging.getLogger("vnext_proxy.access")
+
+
+def _route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
+@web.middleware
+async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request, and write its access-log line."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_of(request)
+        metrics = request.app[METRICS]
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        metrics.latency.labels(route, request.method).observe(elapsed)
+        if request.app[SETTINGS].access_log:
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": request.method,
+                        "route": route,
+                        "path": request.path,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                        "request_id": request.get(REQUEST_ID),
+                        "nova_request_ids": request.get(BACKEND_REQUEST_IDS, []),
+                        "remote": request.remote,
+                    }
+                )
+            )
+
+
+@web.middleware
+async def timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A whole request, all its Nova calls included, has a deadline."""
+    limit = request.app[SETTINGS].request_timeout
+    try:
+        async with asyncio.timeout(limit):
+            return await handler(request)
+    except TimeoutError:
+        raise VNextError(503, f"The request did not finish within {limit:g}s", headers={"Retry-After": "5"}) from None
+
+
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthcheck_handler(request: web.Request) -> web.StreamResponse:
+    """The proxy answers; whether Nova does is in the body (an outage of Nova
+    is not a reason for a load balancer to drop this replica)."""
+    try:
+        answer = await request.app[NOVA].versions()
+        nova_state = "up" if answer.status < 500 else f"answering {answer.status}"
+    except VNextError as exc:
+        nova_state = f"down: {exc.message}"
+    return web.json_response({"proxy": "up", "nova": nova_state})
