@@ -10,15 +10,15 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
-
-import uritemplate
 
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
 from vnext_proxy.mapping.model import Derived, FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
+from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.timeutil import parse_time, show_time
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class VNextResponse:
 
 def plan_call(call: NovaCall, variables: Mapping[str, Any], extra_query: Iterable[tuple[str, str]] = ()) -> PlannedCall:
     """Expand one declared Nova call with the request's variables."""
-    path: str = uritemplate.expand(call.path, {k: v for k, v in variables.items() if isinstance(v, str)})
+    path = compile_template(call.path).expand({k: v for k, v in variables.items() if isinstance(v, str)})
     query = []
     for key, template in call.query:
         value = _substitute(template, variables)
@@ -103,6 +103,7 @@ def lookup(obj: Any, path: Sequence[str]) -> Any:
     return obj
 
 
+@lru_cache(maxsize=65536)
 def vnext_id(namespace: uuid.UUID, kind: str, nova_id: Any) -> str | None:
     """A stable UUID for a Nova id that is not one (flavor "1", an AZ name).
 
@@ -157,9 +158,8 @@ def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContex
 
 def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     rendered = {f.name: render_field(f, nova_obj, ctx) for f in spec.fields}
-    link_vars: dict[str, Any] = {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
     if spec.links:
-        rendered["_links"] = {rel: {"href": uritemplate.expand(template, link_vars)} for rel, template in spec.links}
+        rendered["_links"] = {rel: {"href": compile_template(t).expand(rendered)} for rel, t in spec.links}
     return rendered
 
 

@@ -37,6 +37,7 @@ from vnext_proxy.mapping.model import (
 from vnext_proxy.mapping.nova_enums import ENUMS
 from vnext_proxy.mapping.task_actions import parse_actions
 from vnext_proxy.mapping.task_actions import strings_in as _strings
+from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES, ROUTE_HANDLERS
 from vnext_proxy.schemacheck import schema_problems
 from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, load_yaml
@@ -442,6 +443,13 @@ class _Builder:
         self._check_collisions()
         if self.problems:
             raise InputError(self.problems)
+        # Parse every template now, so no request parses one.
+        for route in self.routes:
+            for call in route.nova:
+                compile_template(call.path)
+        for obj in self.objects.values():
+            for _, template in obj.links:
+                compile_template(template)
         return MappingSet(
             tuple(self.routes),
             dict(self.objects),

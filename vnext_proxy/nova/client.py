@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from vnext_proxy.config import NovaSettings
 from vnext_proxy.errors import NovaUnavailable
@@ -121,7 +122,7 @@ def _decode(raw: bytes, content_type: str) -> Any:
         return None
     if content_type == "application/json":
         try:
-            return json.loads(raw)
-        except ValueError:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return None
     return raw.decode("utf-8", "replace")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+import orjson
 import uritemplate
 from aiohttp import web
 
@@ -283,7 +284,8 @@ def respond(
         return web.Response(status=status, headers=headers)
     if content_type.startswith("text/"):
         return web.Response(text=str(body), status=status, headers=headers, content_type=content_type)
-    return web.json_response(body, status=status, headers=headers, content_type=content_type)
+    # orjson: the proxy's answers are large JSON documents (lists of servers).
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type=content_type)
 
 
 def _limit(request: web.Request, default: int, maximum: int) -> int:

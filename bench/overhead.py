@@ -1,0 +1,286 @@
+"""The proxy's own cost: latency and throughput, through the proxy and without it.
+
+Two set-ups, side by side in one run, each at 1 and 64 concurrent clients
+(wrk), for GET /servers/{id} and a list of 50 servers:
+
+(b) a fast stand-in of Nova that replays answers recorded from devcloud
+    (bench/recordings/): Nova directly, through the proxy, and through an
+    nginx pass-through hop. The proxy's own cost is this comparison.
+(a) with --devcloud: devcloud directly and through the proxy. devcloud
+    answers about 10 GETs a second, so this mostly measures Nova.
+
+Targets for (b): added p50 at most 2 ms; at 64 clients, at least 25% of the
+nginx hop's throughput. Needs wrk and nginx (Debian: apt install wrk nginx).
+
+    .venv/bin/python bench/overhead.py [--seconds 5] [--devcloud] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import cProfile
+import json
+import os
+import pstats
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDED = json.loads((ROOT / "bench" / "recordings" / "nova-2.100.json").read_text())
+TOKEN = "bench-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stand_in_app() -> web.Application:
+    """Replays the recorded server; the list is 50 copies with their own ids."""
+    server = RECORDED["server"]["server"]
+    servers = []
+    for _ in range(50):
+        copied = copy.deepcopy(server)
+        copied["id"] = str(uuid.uuid4())
+        servers.append(copied)
+    one = json.dumps(RECORDED["server"]).encode()
+    many = json.dumps({"servers": servers}).encode()
+    headers = {"Content-Type": "application/json", "x-openstack-request-id": "req-recorded"}
+
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(body=one, headers=headers)
+
+    async def detail(request: web.Request) -> web.Response:
+        if request.query.get("all_tenants"):
+            return web.json_response({"forbidden": {"code": 403, "message": "policy"}}, status=403)
+        return web.Response(body=many, headers=headers)
+
+    async def versions(request: web.Request) -> web.Response:
+        return web.json_response({"versions": [{"id": "v2.1", "version": "2.104", "min_version": "2.1"}]})
+
+    app = web.Application()
+    app.router.add_get("/", versions)
+    app.router.add_get("/v2.1/servers/detail", detail)
+    app.router.add_get("/v2.1/servers/{id}", show)
+    return app
+
+
+def run_stand_in(port: int) -> None:
+    web.run_app(stand_in_app(), host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def start(cmd: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_proxy(nova_endpoint: str, port: int, tmp: str) -> subprocess.Popen[bytes]:
+    config = Path(tmp) / f"proxy-{port}.yaml"
+    config.write_text(
+        f"nova:\n  endpoint: {nova_endpoint}\nlisten:\n  port: {port}\n"
+        f"store:\n  url: sqlite:///{tmp}/tasks-{port}.sqlite3\nlogging:\n  level: WARNING\n  access_log: false\n"
+    )
+    proc = start([sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config)])
+    wait_port(port)
+    return proc
+
+
+def start_nginx(upstream: int, port: int, tmp: str) -> subprocess.Popen[bytes] | None:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if nginx is None:
+        return None
+    conf = Path(tmp) / "nginx.conf"
+    conf.write_text(
+        f"""daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp};
+  scgi_temp_path {tmp};
+  upstream nova {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://nova; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
+"""
+    )
+    proc = start([nginx, "-c", str(conf), "-p", tmp])
+    wait_port(port)
+    return proc
+
+
+def wrk(url: str, clients: int, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t", "1" if clients == 1 else "4", "-c", str(clients), "-d", f"{seconds}s", "--latency",
+         "-H", f"X-Auth-Token: {TOKEN}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if match is None:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"p50": ms("50"), "p99": ms("99"), "rps": float(rps.group(1)) if rps else 0.0,
+            "errors": float(errors.group(1)) if errors else 0.0}  # fmt: skip
+
+
+def table(title: str, rows: dict[str, dict[str, float]], base: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'':34} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'p50 added':>10} {'req/s ratio':>12}")
+    for name, r in rows.items():
+        added = r["p50"] - rows[base]["p50"]
+        ratio = r["rps"] / rows[base]["rps"] if rows[base]["rps"] else float("nan")
+        flag = f"  ({int(r['errors'])} errors!)" if r["errors"] else ""
+        print(f"  {name:34} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps']:9.0f} {added:+10.2f} {ratio:12.2f}{flag}")
+
+
+def bench_stand_in(seconds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        nova_port, proxy_port, nginx_port = free_port(), free_port(), free_port()
+        stand_in = start([sys.executable, __file__, "--stand-in", str(nova_port)])
+        wait_port(nova_port)
+        proxy = start_proxy(f"http://127.0.0.1:{nova_port}/v2.1", proxy_port, tmp)
+        nginx = start_nginx(nova_port, nginx_port, tmp)
+        try:
+            sid = RECORDED["server"]["server"]["id"]
+            paths = {
+                "GET /servers/{id}": (f"/v2.1/servers/{sid}", f"/servers/{sid}"),
+                "list of 50": ("/v2.1/servers/detail?limit=50", "/servers?limit=50"),
+            }
+            for label, (nova_path, vnext_path) in paths.items():
+                for clients in (1, 64):
+                    rows = {
+                        "stand-in Nova, directly": wrk(f"http://127.0.0.1:{nova_port}{nova_path}", clients, seconds)
+                    }
+                    if nginx is not None:
+                        rows["through nginx (a pass-through hop)"] = wrk(
+                            f"http://127.0.0.1:{nginx_port}{nova_path}", clients, seconds
+                        )
+                    rows["through vnext-proxy"] = wrk(f"http://127.0.0.1:{proxy_port}{vnext_path}", clients, seconds)
+                    table(f"(b) {label}, {clients} client(s)", rows, "stand-in Nova, directly")
+                    if nginx is not None and clients == 64:
+                        share = rows["through vnext-proxy"]["rps"] / rows["through nginx (a pass-through hop)"]["rps"]
+                        print(f"  vnext-proxy throughput is {share:.0%} of the nginx hop's (target: at least 25%)")
+                    if clients == 1:
+                        added = rows["through vnext-proxy"]["p50"] - rows["stand-in Nova, directly"]["p50"]
+                        print(f"  vnext-proxy adds {added:.2f} ms at p50 (target: at most 2 ms)")
+            if nginx is None:
+                print("\n(nginx not found: the pass-through hop was not measured)")
+        finally:
+            for proc in (proxy, nginx, stand_in):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(10)
+
+
+def bench_devcloud(seconds: int) -> None:
+    from vnext_proxy.devcloud.process import DevCloudProcess
+
+    with tempfile.TemporaryDirectory() as tmp, DevCloudProcess() as cloud:
+        assert cloud.endpoint is not None
+        global TOKEN
+        saved, TOKEN = TOKEN, "devcloud-member-a"
+        boot = {"server": {"name": "bench", "imageRef": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "flavorRef": "1",
+                           "networks": "none"}}  # fmt: skip
+        import requests
+
+        headers = {"X-Auth-Token": TOKEN, "OpenStack-API-Version": "compute 2.100"}
+        sid = requests.post(f"{cloud.endpoint}/servers", json=boot, headers=headers, timeout=30).json()["server"]["id"]
+        time.sleep(3)
+        port = free_port()
+        proxy = start_proxy(cloud.endpoint, port, tmp)
+        try:
+            for clients in (1, 64):
+                rows = {
+                    "devcloud, directly": wrk(f"{cloud.endpoint}/servers/{sid}", clients, seconds),
+                    "through vnext-proxy": wrk(f"http://127.0.0.1:{port}/servers/{sid}", clients, seconds),
+                }
+                table(f"(a) GET /servers/{{id}} on devcloud, {clients} client(s)", rows, "devcloud, directly")
+        finally:
+            proxy.terminate()
+            proxy.wait(10)
+            TOKEN = saved
+
+
+async def profile(requests_count: int) -> None:
+    """Where the proxy's own time goes, serving GET /servers/{id} in-process."""
+    import aiohttp
+
+    from vnext_proxy.config import NovaSettings, Settings
+    from vnext_proxy.mapping.loader import load_mappings
+    from vnext_proxy.web.app import create_app
+
+    nova_runner = web.AppRunner(stand_in_app())
+    await nova_runner.setup()
+    nova_port = free_port()
+    await web.TCPSite(nova_runner, "127.0.0.1", nova_port).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            nova=NovaSettings(endpoint=f"http://127.0.0.1:{nova_port}/v2.1"),
+            store_url=f"sqlite:///{tmp}/t.sqlite3",
+            access_log=False,
+        )
+        runner = web.AppRunner(create_app(settings, load_mappings(ROOT / "mappings")), access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        sid = RECORDED["server"]["server"]["id"]
+        async with aiohttp.ClientSession(headers={"X-Auth-Token": TOKEN}) as session:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(requests_count):
+                async with session.get(f"http://127.0.0.1:{port}/servers/{sid}") as resp:
+                    await resp.read()
+            profiler.disable()
+        await runner.cleanup()
+    await nova_runner.cleanup()
+    print(f"\nProfile of {requests_count} GET /servers/{{id}} (proxy, stand-in and client in one process):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"vnext_proxy|uritemplate|jsonschema", 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--devcloud", action="store_true", help="also measure against devcloud")
+    parser.add_argument("--profile", action="store_true", help="also profile the proxy")
+    parser.add_argument("--stand-in", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stand_in:
+        run_stand_in(args.stand_in)
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("bench/overhead.py needs wrk (Debian: apt install wrk)")
+    bench_stand_in(args.seconds)
+    if args.devcloud:
+        bench_devcloud(args.seconds)
+    if args.profile:
+        asyncio.run(profile(2000))
+
+
+if __name__ == "__main__":
+    main()
