@@ -57,7 +57,9 @@ class TaskPoller:
         self._last_ok: dict[str, datetime] = {}
         self.cycles = 0
 
-    async def run(self) -> None:
+    async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Poll forever; after a failed cycle wait twice as long (up to
+        max_backoff), and back to the interval after a good one."""
         delay = self.interval
         while True:
             try:
@@ -68,7 +70,7 @@ class TaskPoller:
             except Exception as exc:  # keep polling whatever one cycle met
                 delay = min(delay * 2, self.max_backoff)
                 log.warning("task poll failed (%s); next try in %.0fs", _describe(exc), delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
 
     async def poll_once(self) -> CycleStats:
         started = self.engine.clock()
