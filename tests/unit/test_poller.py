@@ -16,6 +16,9 @@ class FlakyStore:
         self.failures = failures
         self.calls = 0
 
+    async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
+        return True
+
     async def running_tasks(self) -> list[Any]:
         self.calls += 1
         if self.calls <= self.failures:

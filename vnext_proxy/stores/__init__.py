@@ -42,6 +42,10 @@ class TaskStore(Protocol):
         """Oldest first."""
         ...
 
+    async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew a named lease for ``ttl`` seconds; True while held."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -51,4 +55,8 @@ async def open_store(url: str) -> TaskStore:
 
         # As SQLAlchemy reads it: sqlite:///relative/path, sqlite:////absolute/path.
         return await SqliteTaskStore.open(url.removeprefix("sqlite:///"))
-    raise ValueError(f"no store for {url!r} (sqlite:///path is supported)")
+    if url.startswith("postgresql://"):
+        from vnext_proxy.stores.postgres import PostgresTaskStore
+
+        return await PostgresTaskStore.open(url)
+    raise ValueError(f"no store for {url!r} (sqlite:///path or postgresql://...)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS task_items (
     nova_event TEXT
 );
 CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS server_groups (
     id TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -161,6 +163,20 @@ class SqliteTaskStore:
 
     async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
         return await self._groups("project_id = ?", (project_id,))
+
+    async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """As PostgresTaskStore.take_lease (processes sharing one file)."""
+        now = time.time()
+        await self._db.execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+            (name, holder, now + ttl, now),
+        )
+        await self._db.commit()
+        async with self._db.execute("SELECT holder FROM leases WHERE name = ?", (name,)) as cursor:
+            row = await cursor.fetchone()
+        return row is not None and row[0] == holder
 
     async def close(self) -> None:
         await self._db.close()

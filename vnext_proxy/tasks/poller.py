@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +53,9 @@ class TaskPoller:
     ) -> None:
         self.engine = engine
         self.metrics = metrics
+        #: Replicas share the store; one lease lets one poller at a time work.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_ttl = max(3 * interval, 5.0)
         self.service = service
         self.caller = caller or CallerFacts()
         self.interval = interval
@@ -75,6 +81,9 @@ class TaskPoller:
     async def poll_once(self) -> CycleStats:
         started = self.engine.clock()
         stats = CycleStats()
+        if not await self.engine.store.take_lease("task-poller", self.holder, self.lease_ttl):
+            # Another replica polls; this one takes over once that lease lapses.
+            return stats
         groups: dict[str, list[Task]] = {}
         service_token = await self.service.token() if self.service is not None else None
         running = await self.engine.store.running_tasks()

@@ -1,0 +1,100 @@
+"""Every store keeps the same promises: SQLite (embedded) and PostgreSQL (the
+machine's real server at 127.0.0.1:5432, database test, in a schema of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from vnext_proxy.server_groups import ServerGroup
+from vnext_proxy.stores import TaskStore, open_store
+from vnext_proxy.tasks.model import COMPLETED, RUNNING, Task, TaskItem
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/tasks.sqlite3"
+        return
+    schema = f"vnext_test_{uuid.uuid4().hex[:12]}"
+    yield f"{POSTGRES}?schema={schema}"
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[TaskStore]:
+    opened = await open_store(store_url)
+    yield opened
+    await opened.close()
+
+
+def task(n: int, **changes: object) -> Task:
+    base = Task(
+        id=str(uuid.UUID(int=n)), server_id="srv", project_id="p", action="REBOOT", state=RUNNING,
+        created_at=NOW + timedelta(seconds=n), created_by="u", deadline_at=NOW + timedelta(hours=1),
+        request_id=f"req-{n}", params={"type_id": "2", "nested": {"a": [1, 2]}},
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_tasks_round_trip_and_filter(store: TaskStore) -> None:
+    for n in (1, 2, 3):
+        await store.add_task(task(n))
+    await store.save_task(task(2, state=COMPLETED, ended_at=NOW, reason=None, phase="confirming"))
+    assert await store.get_task(str(uuid.UUID(int=2))) == task(2, state=COMPLETED, ended_at=NOW, phase="confirming")
+    assert await store.get_task("nope") is None
+    assert [t.id for t in await store.running_tasks()] == [str(uuid.UUID(int=n)) for n in (1, 3)]
+    newest_first = await store.tasks_for_server("srv")
+    assert [t.created_at for t in newest_first] == sorted((t.created_at for t in newest_first), reverse=True)
+    assert len(await store.tasks_for_server("srv", states=(COMPLETED,))) == 1
+    assert len(await store.tasks_for_server("srv", since=NOW + timedelta(seconds=2))) == 2
+    assert await store.tasks_for_server("other") == []
+
+
+async def test_items_and_groups(store: TaskStore) -> None:
+    await store.add_task(task(1))
+    item = TaskItem("i1", str(uuid.UUID(int=1)), "REBOOTING", RUNNING, NOW, NOW)
+    await store.save_item(item)
+    await store.save_item(replace(item, state=COMPLETED, ended_at=NOW, nova_event="compute_reboot_instance"))
+    assert await store.items_for_task(str(uuid.UUID(int=1))) == [
+        replace(item, state=COMPLETED, ended_at=NOW, nova_event="compute_reboot_instance")
+    ]
+    group = ServerGroup("g1", "p", "Web", "web", "u", NOW, "the web", {"type_id": "x"}, ["a"])
+    await store.add_group(group)
+    assert await store.get_group("g1") == group
+    assert await store.groups_for_project("p") == [group]
+    assert await store.groups_for_project("q") == []
+
+
+async def test_one_lease_holder_at_a_time(store: TaskStore) -> None:
+    assert await store.take_lease("poller", "a", ttl=1.0)
+    assert not await store.take_lease("poller", "b", ttl=1.0)
+    assert await store.take_lease("poller", "a", ttl=1.0)  # renewed
+    await asyncio.sleep(1.2)
+    assert await store.take_lease("poller", "b", ttl=1.0)  # a stopped renewing
+    assert not await store.take_lease("poller", "a", ttl=1.0)
+
+
+async def test_opening_again_migrates_nothing_and_keeps_data(store_url: str) -> None:
+    first = await open_store(store_url)
+    await first.add_task(task(1))
+    await first.close()
+    again = await open_store(store_url)
+    try:
+        assert await again.get_task(str(uuid.UUID(int=1))) == task(1)
+    finally:
+        await again.close()

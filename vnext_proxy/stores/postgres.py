@@ -1,0 +1,184 @@
+"""The shared store for several replicas: PostgreSQL through asyncpg.
+
+The schema is created and migrated by the proxy at start-up, idempotently
+(a version table and an advisory lock, so replicas starting together do
+not race). ``?schema=name`` in the URL keeps the tables in their own schema.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from vnext_proxy.server_groups import ServerGroup
+from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
+
+#: Each entry migrates from the previous version; never edit one that shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY, server_id TEXT NOT NULL, project_id TEXT, action TEXT NOT NULL,
+        state TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, created_by TEXT,
+        deadline_at TIMESTAMPTZ NOT NULL, request_id TEXT, updated_at TIMESTAMPTZ, ended_at TIMESTAMPTZ,
+        reason TEXT, params JSONB NOT NULL, phase TEXT NOT NULL, last_task_state TEXT
+    );
+    CREATE INDEX tasks_by_server ON tasks (server_id, created_at);
+    CREATE INDEX tasks_running ON tasks (state) WHERE state = 'RUNNING';
+    CREATE TABLE task_items (
+        id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks (id), action TEXT NOT NULL,
+        state TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+        ended_at TIMESTAMPTZ, nova_event TEXT
+    );
+    CREATE INDEX items_by_task ON task_items (task_id, created_at);
+    CREATE TABLE server_groups (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+        created_by TEXT, created_at TIMESTAMPTZ NOT NULL, description TEXT, defaults JSONB NOT NULL,
+        tags JSONB NOT NULL, UNIQUE (project_id, slug)
+    );
+    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+    """,
+)
+_MIGRATION_LOCK = 0x76_6E_65_78_74  # "vnext": one advisory lock id for schema changes
+
+_TASK_COLUMNS = [f.name for f in fields(Task)]
+_ITEM_COLUMNS = [f.name for f in fields(TaskItem)]
+_GROUP_COLUMNS = [f.name for f in fields(ServerGroup)]
+_JSON = {"params", "defaults", "tags"}
+
+
+def _split_url(url: str) -> tuple[str, str | None]:
+    """The DSN for asyncpg, and the schema asked for with ?schema=."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", None)
+    return urlunsplit(parts._replace(query=urlencode(query))), schema
+
+
+def _row(record: Task | TaskItem | ServerGroup) -> dict[str, Any]:
+    row = asdict(record)
+    for key in _JSON & row.keys():
+        row[key] = json.dumps(row[key], sort_keys=True)
+    return row
+
+
+def _record(row: asyncpg.Record) -> dict[str, Any]:
+    values = dict(row)
+    for key in _JSON & values.keys():
+        values[key] = json.loads(values[key])
+    return values
+
+
+class PostgresTaskStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresTaskStore:
+        dsn, schema = _split_url(url)
+        settings = {"search_path": schema} if schema else {}
+        if schema:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            finally:
+                await conn.close()
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings=settings)
+        store = cls(pool)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+            for version, script in enumerate(MIGRATIONS, start=1):
+                if version > current:
+                    await conn.execute(script)
+                    await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup) -> None:
+        row = _row(record)
+        names = ", ".join(columns)
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
+        await self._pool.execute(sql, *(row[c] for c in columns))
+
+    async def add_task(self, task: Task) -> None:
+        await self._upsert("tasks", _TASK_COLUMNS, task)
+
+    async def save_task(self, task: Task) -> None:
+        await self._upsert("tasks", _TASK_COLUMNS, task)
+
+    async def _tasks(self, where: str, *args: Any, order: str = "created_at DESC") -> list[Task]:
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE {where} ORDER BY {order}, id", *args
+        )
+        return [Task(**_record(r)) for r in rows]
+
+    async def get_task(self, task_id: str) -> Task | None:
+        found = await self._tasks("id = $1", task_id)
+        return found[0] if found else None
+
+    async def tasks_for_server(
+        self, server_id: str, *, since: datetime | None = None, states: tuple[str, ...] = ()
+    ) -> list[Task]:
+        return await self._tasks(
+            "server_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2) AND "
+            "(cardinality($3::text[]) = 0 OR state = ANY($3))",
+            server_id,
+            since,
+            list(states),
+        )
+
+    async def running_tasks(self) -> list[Task]:
+        return await self._tasks("state = $1", RUNNING, order="created_at")
+
+    async def save_item(self, item: TaskItem) -> None:
+        await self._upsert("task_items", _ITEM_COLUMNS, item)
+
+    async def items_for_task(self, task_id: str) -> list[TaskItem]:
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join(_ITEM_COLUMNS)} FROM task_items WHERE task_id = $1 ORDER BY created_at, id", task_id
+        )
+        return [TaskItem(**_record(r)) for r in rows]
+
+    async def add_group(self, group: ServerGroup) -> None:
+        await self._upsert("server_groups", _GROUP_COLUMNS, group)
+
+    async def get_group(self, group_id: str) -> ServerGroup | None:
+        rows = await self._pool.fetch(f"SELECT {', '.join(_GROUP_COLUMNS)} FROM server_groups WHERE id = $1", group_id)
+        return ServerGroup(**_record(rows[0])) if rows else None
+
+    async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join(_GROUP_COLUMNS)} FROM server_groups WHERE project_id = $1 ORDER BY created_at, id",
+            project_id,
+        )
+        return [ServerGroup(**_record(r)) for r in rows]
+
+    async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew the lease; True while this holder has it. A holder
+        that stops renewing loses it once ``ttl`` seconds have passed."""
+        # The database's clock, not the replicas': they need not agree.
+        got = await self._pool.fetchval(
+            """
+            INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+            WHERE leases.holder = excluded.holder OR leases.expires_at < now()
+            RETURNING holder
+            """,
+            name,
+            holder,
+            ttl,
+        )
+        return bool(got == holder)
+
+    async def close(self) -> None:
+        await self._pool.close()
