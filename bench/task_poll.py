@@ -100,7 +100,14 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def measure(n: int, cycles: int) -> dict[str, Any]:
+class StandInServiceAuth:
+    """The poller's service credentials, as a token the stand-in accepts."""
+
+    async def token(self) -> str:
+        return TOKEN
+
+
+async def measure(n: int, cycles: int, replicas: int = 1) -> dict[str, Any]:
     nova = StandInNova()
     runner = web.AppRunner(nova.app(), access_log=None)
     await runner.setup()
@@ -116,16 +123,25 @@ async def measure(n: int, cycles: int) -> dict[str, Any]:
             engine = TaskEngine(mappings, settings, store, client)
             for _ in range(n):
                 await engine.start(nova.add_server(), {"action": "POWER_OFF"}, TOKEN, None)
-            poller = TaskPoller(engine, interval=1.0)
+            # Several replicas share the store; with service credentials each
+            # could watch every task, and the lease lets one at a time.
+            service = StandInServiceAuth() if replicas > 1 else None
+            pollers = [
+                TaskPoller(TaskEngine(mappings, settings, store, client), interval=1.0, service=service)  # type: ignore[arg-type]
+                for _ in range(replicas - 1)
+            ]
+            pollers.insert(0, TaskPoller(engine, interval=1.0, service=service))  # type: ignore[arg-type]
             nova.requests.clear()
             steady = []
             for _ in range(cycles):
                 before = sum(nova.requests.values())
-                await poller.poll_once()
+                for poller in pollers:
+                    await poller.poll_once()
                 steady.append(sum(nova.requests.values()) - before)
             nova.finish_all()
             before = sum(nova.requests.values())
-            await poller.poll_once()
+            for poller in pollers:
+                await poller.poll_once()
             finishing = sum(nova.requests.values()) - before
             done = sum(1 for t in await store.running_tasks())
         await store.close()
@@ -137,11 +153,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--replicas", type=int, default=1, help="pollers sharing one store (service credentials)")
     args = parser.parse_args()
+    print(f"{args.replicas} replica(s)")
     print(f"{'N tasks':>8} {'Nova req/interval (running)':>28} {'per task':>9} {'at completion':>14} {'RSS MB':>8}")
     base = None
     for n in (int(x) for x in args.sizes.split(",")):
-        r = await measure(n, args.cycles)
+        r = await measure(n, args.cycles, args.replicas)
         base = base or r["rss_mb"]
         print(
             f"{n:>8} {r['steady']:>28} {r['steady'] / n:>9.3f} {r['finishing']:>14} {r['rss_mb']:>8.1f}"

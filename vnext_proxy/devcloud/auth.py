@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from vnext_proxy.devcloud.identities import ADMIN_PROJECT, TOKENS
+from vnext_proxy.devcloud.identities import ADMIN_PROJECT, IDENTITIES, PASSWORDS, TOKENS
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -37,10 +37,70 @@ _IDENTITY_HEADERS = (
 _PUBLIC_PATHS = frozenset({"", "/", "/v2.1", "/v2.1/"})
 
 
+KEYSTONE_PREFIX = "/identity/v3"
+_UNAUTHENTICATED = "The request you have made requires authentication."
+
+
+def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Just enough of Keystone v3 for keystoneauth1: password or token sign-in
+    (POST /identity/v3/auth/tokens), answering with a devcloud token and a
+    catalog whose compute endpoint is this devcloud."""
+
+    def answer(status: str, body: dict[str, Any], token: str | None = None) -> Iterable[bytes]:
+        data = json.dumps(body).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if token:
+            headers.append(("X-Subject-Token", token))
+        start_response(status, headers)
+        return [data]
+
+    if environ.get("PATH_INFO") != f"{KEYSTONE_PREFIX}/auth/tokens" or environ.get("REQUEST_METHOD") != "POST":
+        return answer("404 Not Found", {"error": {"code": 404, "message": "devcloud's Keystone has no such route"}})
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        identity = json.loads(environ["wsgi.input"].read(length))["auth"]["identity"]
+    except (ValueError, KeyError, TypeError):
+        return answer("400 Bad Request", {"error": {"code": 400, "message": "malformed auth request"}})
+    found = None
+    if "password" in identity.get("methods", []):
+        user = identity.get("password", {}).get("user", {})
+        if PASSWORDS.get(user.get("name", "")) == user.get("password"):
+            found = next((i for i in IDENTITIES if i.user_name == user.get("name")), None)
+    elif "token" in identity.get("methods", []):
+        found = TOKENS.get(identity.get("token", {}).get("id", ""))
+    if found is None:
+        return answer(
+            "401 Unauthorized",
+            {"error": {"code": 401, "message": "The request you have made requires authentication."}},
+        )
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    domain = {"id": "default", "name": "Default"}
+    body = {
+        "token": {
+            "methods": identity["methods"],
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "user": {"id": found.user_id, "name": found.user_name, "domain": domain},
+            "project": {"id": found.project_id, "name": found.project_name, "domain": domain},
+            "roles": [{"id": r, "name": r} for r in found.roles],
+            "catalog": [
+                {"type": "compute", "name": "nova", "id": "nova", "endpoints": [
+                    {"id": f"nova-{i}", "interface": i, "region": "RegionOne", "region_id": "RegionOne",
+                     "url": f"http://{host}/v2.1"} for i in ("public", "internal", "admin")]},
+                {"type": "identity", "name": "keystone", "id": "keystone", "endpoints": [
+                    {"id": "ks", "interface": "public", "region": "RegionOne", "region_id": "RegionOne",
+                     "url": f"http://{host}{KEYSTONE_PREFIX}"}]},
+            ],
+        }
+    }  # fmt: skip
+    return answer("201 Created", body, token=found.token)
+
+
 def token_auth(app: WSGIApp) -> WSGIApp:
     """Wrap ``app`` so that only requests with a known token reach it."""
 
     def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(KEYSTONE_PREFIX):
+            return _keystone(environ, start_response)
         for header in _IDENTITY_HEADERS:
             environ.pop(header, None)
         identity = TOKENS.get(environ.get("HTTP_X_AUTH_TOKEN", ""))

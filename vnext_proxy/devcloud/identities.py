@@ -64,6 +64,16 @@ IDENTITIES: tuple[Identity, ...] = (
         "project-a",
         ("reader",),
     ),
+    # The proxy's service user (tasks.service_credentials): an admin that
+    # signs in with a password through devcloud's Keystone stand-in.
+    Identity(
+        "devcloud-service",
+        "5e000000000040008000000000000501",
+        "vnext-service",
+        ADMIN_PROJECT,
+        "service",
+        ("admin", "member", "reader"),
+    ),
     Identity(
         "devcloud-member-b",
         "b1000000000040008000000000000b01",
@@ -75,3 +85,6 @@ IDENTITIES: tuple[Identity, ...] = (
 )
 
 TOKENS: dict[str, Identity] = {identity.token: identity for identity in IDENTITIES}
+
+#: Passwords devcloud's Keystone stand-in accepts (POST /identity/v3/auth/tokens).
+PASSWORDS: dict[str, str] = {"vnext-service": "devcloud"}

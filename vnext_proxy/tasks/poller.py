@@ -81,8 +81,13 @@ class TaskPoller:
     async def poll_once(self) -> CycleStats:
         started = self.engine.clock()
         stats = CycleStats()
-        if not await self.engine.store.take_lease("task-poller", self.holder, self.lease_ttl):
-            # Another replica polls; this one takes over once that lease lapses.
+        # With service credentials any replica can watch every task: one at a
+        # time does, the holder of the lease (taken over once it lapses).
+        # Without them, a replica watches only the tasks whose creators'
+        # tokens it holds, which no other replica has: nothing is polled twice.
+        if self.service is not None and not await self.engine.store.take_lease(
+            "task-poller", self.holder, self.lease_ttl
+        ):
             return stats
         groups: dict[str, list[Task]] = {}
         service_token = await self.service.token() if self.service is not None else None
