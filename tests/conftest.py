@@ -94,3 +94,19 @@ def forget_servers(nova_as):  # type: ignore[no-untyped-def]
                 time.sleep(0.5)
 
     return forget
+
+
+@pytest.fixture(scope="session")
+def boot_server(nova_as):  # type: ignore[no-untyped-def]
+    """Boot a server on devcloud directly and wait until it is ACTIVE; its id."""
+
+    def boot(name: str, token: str = "devcloud-member-a", networks: str = "none", flavor: str = "1") -> str:
+        nova = nova_as(token)
+        server = nova.compute.create_server(
+            name=name, image_id="155d900f-4e14-4e4c-a73d-069cbf4541e6", flavor_id=flavor, networks=networks
+        )
+        nova.compute.wait_for_server(server, interval=0.5, wait=120)
+        server_id: str = server.id
+        return server_id
+
+    return boot

@@ -92,14 +92,12 @@ async def replicas(devcloud: str, schema: str, tmp_path: Path) -> AsyncIterator[
 
 
 @pytest.fixture
-def server_id(nova_as, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
-    server = nova.compute.create_server(name="replicas", image_id=IMAGE, flavor_id="1", networks="none")
+def server_id(boot_server, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    booted = boot_server("replicas")
     try:
-        nova.compute.wait_for_server(server, interval=0.5, wait=120)
-        yield server.id
+        yield booted
     finally:
-        forget_servers([server.id])
+        forget_servers([booted])
 
 
 async def lease_holder(schema: str) -> str | None:

@@ -18,14 +18,12 @@ OTHER = {"X-Auth-Token": "devcloud-member-b"}
 
 
 @pytest.fixture(scope="module")
-def server_id(nova_as, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
-    server = nova.compute.create_server(name="extras", image_id=IMAGE, flavor_id="1", networks="none")
+def server_id(boot_server, forget_servers) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    booted = boot_server("extras")
     try:
-        nova.compute.wait_for_server(server, interval=0.5, wait=120)
-        yield server.id
+        yield booted
     finally:
-        forget_servers([server.id])
+        forget_servers([booted])
 
 
 def nova_tags(nova_as, server_id: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -33,6 +33,52 @@ from vnext_proxy.yamlsource import dotted
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def send_for(request: web.Request, call: PlannedCall, token: str, microversion: str | None = None) -> NovaAnswer:
+    """Every Nova call made for a vNext request goes here: the caller's token,
+    the request id, and a record of the call (backend ids, explain)."""
+    started = time.perf_counter()
+    answer = await request.app[NOVA].send(call, token=token, microversion=microversion, request_id=request[REQUEST_ID])
+    request[NOVA_CALLS].append(
+        {
+            "method": call.method,
+            "path": call.path,
+            "query": dict(call.query),
+            "microversion": microversion or request.app[SETTINGS].nova.microversion,
+            "status": answer.status,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "request_id": answer.request_id,
+        }
+    )
+    if answer.request_id:
+        request[BACKEND_REQUEST_IDS].append(answer.request_id)
+    return answer
+
+
+async def call_nova(
+    request: web.Request, token: str, method: str, path: str, body: Any = None, ok: Collection[int] = ()
+) -> NovaAnswer:
+    """``send_for``, with Nova's errors turned into vNext ones (unless in ``ok``)."""
+    answer = await send_for(request, PlannedCall("call", method, path, (), body), token)
+    if not answer.ok and answer.status not in ok:
+        raise from_nova(answer.status, answer.body)
+    return answer
+
+
+def page_response(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.StreamResponse:
+    """A collection paged in the proxy (limit, marker on the items' ids)."""
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or int(raw) < 1:
+        raise VNextError(400, "limit must be a positive integer", field="limit")
+    page, more = engine.page_in_proxy(items, request.query.get("marker"), min(int(raw), 1000))
+    next_href = None
+    if more and page:
+        next_href = engine.page_href(request.path, list(request.query.items()), page[-1]["id"])
+    return respond(request, engine.list_body(key, page, request.path_qs, next_href), 200, {})
+
+
 async def json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise VNextError(415, "send the body as application/json")
@@ -97,21 +143,7 @@ class RouteHandler:
         token: str,
         ok: Collection[int] = (),
     ) -> NovaAnswer:
-        started = time.perf_counter()
-        answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
-        request[NOVA_CALLS].append(
-            {
-                "method": call.method,
-                "path": call.path,
-                "query": dict(call.query),
-                "microversion": request.app[SETTINGS].nova.microversion,
-                "status": answer.status,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-                "request_id": answer.request_id,
-            }
-        )
-        if answer.request_id:
-            request[BACKEND_REQUEST_IDS].append(answer.request_id)
+        answer = await send_for(request, call, token)
         if not answer.ok and answer.status not in ok:
             if answer.status == 403 and self.route.owner_probe is not None and await self._invisible(request, token):
                 raise VNextError(404, "Not found, or not yours")
@@ -251,10 +283,9 @@ _OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
 
 async def require_project(request: web.Request, project: str, token: str) -> None:
     """404 unless Nova lets the caller read the project (its own, or any for admins)."""
-    call = PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP)
-    answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
-    if answer.request_id:
-        request[BACKEND_REQUEST_IDS].append(answer.request_id)
+    answer = await send_for(
+        request, PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP), token
+    )
     if answer.status in (403, 404):
         raise VNextError(404, "Not found, or not yours")
     if not answer.ok:

@@ -20,9 +20,9 @@ from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks import launch
 from vnext_proxy.timeutil import show_time
-from vnext_proxy.web.handlers import caller_token, json_body, require_project, respond
-from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS, TASKS
-from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+from vnext_proxy.web.handlers import caller_token, json_body, require_project, respond, send_for
+from vnext_proxy.web.keys import CALLER, MAPPINGS, SETTINGS, TASKS
+from vnext_proxy.web.middlewares import REQUEST_ID
 from vnext_proxy.web.server_group_handlers import visible_group
 from vnext_proxy.yamlsource import dotted
 
@@ -34,12 +34,7 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
     _validate_shape(request, body)
 
     async def send(call: PlannedCall, microversion: str | None = None) -> NovaAnswer:
-        answer = await request.app[NOVA].send(
-            call, token=token, microversion=microversion, request_id=request[REQUEST_ID]
-        )
-        if answer.request_id:
-            request[BACKEND_REQUEST_IDS].append(answer.request_id)
-        return answer
+        return await send_for(request, call, token, microversion)
 
     await require_project(request, project, token)
     groups: dict[str, dict[str, Any]] = {}

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from vnext_proxy.errors import VNextError, from_nova
-from vnext_proxy.mapping import engine as mapping_engine
-from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.errors import VNextError
 from vnext_proxy.server_groups import NOVA_POLICY, ServerGroup, group_view, slugify
 from vnext_proxy.timeutil import parse_time
-from vnext_proxy.web.handlers import caller_token, check_body, json_body, require_project, respond
-from vnext_proxy.web.keys import MAPPINGS, NOVA, TASKS
-from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
+from vnext_proxy.web.handlers import (
+    Handler,
+    call_nova,
+    caller_token,
+    check_body,
+    json_body,
+    page_response,
+    require_project,
+    respond,
+)
+from vnext_proxy.web.keys import MAPPINGS, TASKS
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NOT_FOUND = "No such server group, or it is not yours"
 
 
 async def _nova(request: web.Request, token: str, method: str, path: str, body: Any = None) -> Any:
-    answer = await request.app[NOVA].send(
-        PlannedCall("group", method, path, (), body), token=token, request_id=request[REQUEST_ID]
-    )
-    if answer.request_id:
-        request[BACKEND_REQUEST_IDS].append(answer.request_id)
+    answer = await call_nova(request, token, method, path, body, ok=(403, 404))
     if answer.status in (403, 404):
         raise VNextError(404, _NOT_FOUND)
-    if not answer.ok:
-        raise from_nova(answer.status, answer.body)
     return answer.body
 
 
@@ -104,14 +102,7 @@ async def project_server_groups(request: web.Request) -> web.StreamResponse:
     groups = await request.app[TASKS].store.groups_for_project(project)
     wanted = request.query.getall("tag", [])
     views = [group_view(g) for g in groups if not wanted or set(wanted) & set(g.tags)]
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or int(raw) < 1:
-        raise VNextError(400, "limit must be a positive integer", field="limit")
-    page, more = mapping_engine.page_in_proxy(views, request.query.get("marker"), min(int(raw), 1000))
-    next_href = None
-    if more and page:
-        next_href = mapping_engine.page_href(request.path, list(request.query.items()), page[-1]["id"])
-    return respond(request, mapping_engine.list_body("server_groups", page, request.path_qs, next_href), 200, {})
+    return page_response(request, "server_groups", views)
 
 
 SERVER_GROUP_HANDLERS: dict[str, Handler] = {

@@ -10,45 +10,34 @@ deleted again, so a refused request leaves nothing behind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jsonschema
 from aiohttp import web
 
-from vnext_proxy.errors import VNextError, from_nova
+from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping import engine
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
-from vnext_proxy.web.handlers import caller_token, json_body, respond
+from vnext_proxy.web.handlers import Handler, call_nova, caller_token, json_body, respond
 from vnext_proxy.web.keys import MAPPINGS, NOVA, SETTINGS
-from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
 from vnext_proxy.yamlsource import dotted
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TAGS_SPEC = "vnext:tags"
 _TAGS = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "pattern": "^[^,]+$"}}
 _IMMUTABLE = ("name", "spec", "visibility")
 
 
 class _Nova:
-    """The request's way to Nova: its token, request id and backend ids."""
+    """What a server type request does with Nova, with the caller's token."""
 
     def __init__(self, request: web.Request) -> None:
         self.request = request
         self.token = caller_token(request)
 
     async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> NovaAnswer:
-        request = self.request
-        call = PlannedCall("server_type", method, path, (), body)
-        answer = await request.app[NOVA].send(call, token=self.token, request_id=request[REQUEST_ID])
-        if answer.request_id:
-            request[BACKEND_REQUEST_IDS].append(answer.request_id)
-        if not answer.ok and answer.status not in ok:
-            raise from_nova(answer.status, answer.body)
-        return answer
+        return await call_nova(self.request, self.token, method, path, body, ok)
 
     async def flavor_id(self) -> str:
         request = self.request

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError, from_nova
-from vnext_proxy.mapping import engine as mapping_engine
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.tasks.history import merge_history
 from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
 from vnext_proxy.tasks.views import item_view, task_view
-from vnext_proxy.web.handlers import caller_token, json_body, respond
+from vnext_proxy.web.handlers import Handler, caller_token, json_body, page_response, respond, send_for
 from vnext_proxy.web.keys import MAPPINGS, SETTINGS, TASKS
 from vnext_proxy.web.middlewares import REQUEST_ID
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _STATES = (RUNNING, *sorted(FINAL_STATES))
 
@@ -42,22 +39,20 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     # Nova's action list shows the caller may see the server (and works after
     # it is deleted); 404 for anyone else.
     actions = await _nova_get(request, f"/servers/{server_id}/os-instance-actions", token)
-    server_answer = await engine.nova.send(
-        PlannedCall("server", "GET", f"/servers/{server_id}"), token=token, request_id=request[REQUEST_ID]
-    )
+    server_answer = await send_for(request, PlannedCall("server", "GET", f"/servers/{server_id}"), token)
     server = server_answer.body.get("server") if server_answer.ok else None
     stored = [await _catch_up(request, t, token) for t in await engine.store.tasks_for_server(server_id)]
     settings = request.app[SETTINGS]
     merged = merge_history(
         stored, actions.get("instanceActions", []), server, request.app[MAPPINGS], settings.id_namespace
     )
-    return _page(request, "tasks", [task_view(t) for t in _filter(request, merged, lambda t: t.created_at)])
+    return page_response(request, "tasks", [task_view(t) for t in _filter(request, merged, lambda t: t.created_at)])
 
 
 async def task_items(request: web.Request) -> web.StreamResponse:
     task = await _visible_task(request)
     items = await request.app[TASKS].store.items_for_task(task.id)
-    return _page(request, "items", [item_view(i) for i in _filter(request, items, lambda i: i.created_at)])
+    return page_response(request, "items", [item_view(i) for i in _filter(request, items, lambda i: i.created_at)])
 
 
 async def _visible_task(request: web.Request) -> Task:
@@ -85,9 +80,7 @@ async def _catch_up(request: web.Request, task: Task, token: str) -> Task:
 
 
 async def _nova_get(request: web.Request, path: str, token: str) -> dict[str, Any]:
-    answer = await request.app[TASKS].nova.send(
-        PlannedCall("get", "GET", path), token=token, request_id=request[REQUEST_ID]
-    )
+    answer = await send_for(request, PlannedCall("get", "GET", path), token)
     if not answer.ok:
         error = from_nova(answer.status, answer.body)
         if answer.status in (403, 404):
@@ -113,17 +106,6 @@ def _filter(request: web.Request, records: list[Any], created: Callable[[Any], d
         if since.tzinfo is None:
             raise VNextError(400, "since needs a time zone (for example a trailing Z)", field="since")
     return [r for r in records if (not state or r.state in state) and (since is None or created(r) >= since)]
-
-
-def _page(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.StreamResponse:
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or int(raw) < 1:
-        raise VNextError(400, "limit must be a positive integer", field="limit")
-    page, more = mapping_engine.page_in_proxy(items, request.query.get("marker"), min(int(raw), 1000))
-    next_href = None
-    if more and page:
-        next_href = mapping_engine.page_href(request.path, list(request.query.items()), page[-1]["id"])
-    return respond(request, mapping_engine.list_body(key, page, request.path_qs, next_href), 200, {})
 
 
 TASK_HANDLERS: dict[str, Handler] = {
