@@ -97,10 +97,13 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+WORKERS = 1
+
+
 def start_proxy(nova_endpoint: str, port: int, tmp: str) -> subprocess.Popen[bytes]:
     config = Path(tmp) / f"proxy-{port}.yaml"
     config.write_text(
-        f"nova:\n  endpoint: {nova_endpoint}\nlisten:\n  port: {port}\n"
+        f"nova:\n  endpoint: {nova_endpoint}\nlisten:\n  port: {port}\n  workers: {WORKERS}\n"
         f"store:\n  url: sqlite:///{tmp}/tasks-{port}.sqlite3\nlogging:\n  level: WARNING\n  access_log: false\n"
     )
     proc = start([sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config)])
@@ -268,8 +271,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--devcloud", action="store_true", help="also measure against devcloud")
     parser.add_argument("--profile", action="store_true", help="also profile the proxy")
+    parser.add_argument("--workers", type=int, default=1, help="proxy processes (listen.workers)")
     parser.add_argument("--stand-in", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     if args.stand_in:
         run_stand_in(args.stand_in)
         return

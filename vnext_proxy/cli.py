@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,20 +123,40 @@ def _serve(config: Path) -> int:
     # Said at start-up, not enforced: Nova may come up after the proxy.
     for finding in asyncio.run(run_checks(settings, mappings)):
         (log.info if finding.ok else log.warning)("%s", finding)
+    # Each worker is this same command; they share the port (SO_REUSEPORT)
+    # and the store. Tokens stay in the worker that served the task, and
+    # service credentials poll under the store's lease: nothing twice.
+    workers = [] if os.environ.get(_WORKER_ENV) else _start_workers(config, settings.workers - 1)
     # uvloop's event loop roughly halves the proxy's own cost per request
     # (bench/overhead.py); asyncio's own loop works the same, only slower.
     uvloop.install()
-    # The structured access log replaces aiohttp's; run_app stops gracefully
-    # on SIGTERM, letting requests in flight finish within shutdown_timeout.
-    web.run_app(
-        create_app(settings, mappings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-    )
+    try:
+        # The structured access log replaces aiohttp's; run_app stops gracefully
+        # on SIGTERM, letting requests in flight finish within shutdown_timeout.
+        web.run_app(
+            create_app(settings, mappings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_timeout,
+            reuse_port=settings.workers > 1,
+        )
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(settings.shutdown_timeout + 5)
     return 0
+
+
+_WORKER_ENV = "VNEXT_PROXY_WORKER"
+
+
+def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    env = dict(os.environ, **{_WORKER_ENV: "1"})
+    command = [sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config)]
+    return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
 def _devcloud(port: int) -> int:

@@ -53,6 +53,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "host": {"type": "string", "minLength": 1},
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "workers": {"type": "integer", "minimum": 1, "maximum": 64},
             },
         },
         "nova": {
@@ -176,6 +177,8 @@ class Settings:
     id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     #: Honour X-VNext-Explain: 1 (answer plus the Nova calls made for it).
     explain: bool = False
+    #: Processes serving the port together (SO_REUSEPORT).
+    workers: int = 1
     access_log: bool = True
     max_body_bytes: int = 1024 * 1024
     #: A whole vNext request, all its Nova calls included.
@@ -240,6 +243,7 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         store_url=raw.get("store", {}).get("url", Settings.store_url),
         log_level=raw.get("logging", {}).get("level", Settings.log_level),
         access_log=raw.get("logging", {}).get("access_log", Settings.access_log),
+        workers=raw.get("listen", {}).get("workers", Settings.workers),
         max_body_bytes=raw.get("limits", {}).get("max_body_bytes", Settings.max_body_bytes),
         request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),

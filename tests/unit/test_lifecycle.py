@@ -66,3 +66,42 @@ async def test_sigterm_lets_the_request_in_flight_finish(aiohttp_server, tmp_pat
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_workers_share_the_port_and_stop_together(aiohttp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def versions(request: web.Request) -> web.Response:
+        return web.json_response({"versions": [{"id": "v2.1", "version": "2.104", "min_version": "2.1"}]})
+
+    app = web.Application()
+    app.router.add_get("/", versions)
+    nova = await aiohttp_server(app)
+    port = free_port()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"nova:\n  endpoint: {nova.make_url('/v2.1')}\nlisten:\n  port: {port}\n  workers: 2\n"
+        f"store:\n  url: sqlite:///{tmp_path}/t.sqlite3\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        served_by: set[str] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(served_by) < 2:
+            # A new connection each time, so the kernel may pick either worker.
+            try:
+                async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                    text = await resp.text()
+                    served_by.add(next(line for line in text.splitlines() if line.startswith("process_start_time")))
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+        assert len(served_by) == 2, "both workers answer on the one port"
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, "a worker outlived the parent"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

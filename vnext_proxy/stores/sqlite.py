@@ -97,6 +97,8 @@ class SqliteTaskStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
+        # Several workers may share the file: wait for a lock, do not fail.
+        await db.execute("PRAGMA busy_timeout=5000")
         await db.executescript(_SCHEMA)
         await db.commit()
         return cls(db)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 class Metrics:
@@ -10,6 +10,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # The process's own figures (memory, CPU, open files, start time).
+        ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "vnext_requests", "vNext requests served", ["route", "method", "status"], registry=self.registry
         )
