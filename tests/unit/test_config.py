@@ -29,7 +29,7 @@ def test_example_config_loads_and_documents_every_key() -> None:
     text = (ROOT / "config.example.yaml").read_text()
     for key in ("host", "port", "endpoint", "auth_url", "interface", "region_name", "microversion",
                 "connect", "request", "poll_interval", "default_deadline", "deadlines",
-                "service_credentials", "url", "level", "mappings_dir", "id_namespace", "explain", "access_log",
+                "service_credentials", "url", "level", "mappings_dir", "id_namespace", "explain", "access_log", "workers",
                 "max_body_bytes", "request_timeout", "shutdown_timeout"):  # fmt: skip
         assert f"{key}:" in text, key
 
@@ -45,7 +45,7 @@ def test_minimal_config_gets_defaults() -> None:
 
 def test_unknown_key_is_named_with_its_line() -> None:
     assert problems_of("nova:\n  endpoint: http://x\nlisten:\n  port: 80\n  hots: a\n") == [
-        "c.yaml:5: listen.hots: unknown key (known keys: host, port)"
+        "c.yaml:5: listen.hots: unknown key (known keys: host, port, workers)"
     ]
 
 
@@ -92,6 +92,6 @@ def test_serve_refuses_a_bad_config_with_one_line_per_problem(tmp_path: Path) ->
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"error: {config}:4: listen.prot: unknown key (known keys: host, port)",
+        f"error: {config}:4: listen.prot: unknown key (known keys: host, port, workers)",
         f"error: {config}:3: nova.timeouts.connect: must be a number, got 'soon'",
     ]
