@@ -106,7 +106,8 @@ class NovaClient:
                 raw = await resp.read()
                 body = _decode(raw, resp.content_type)
                 self._observe(method, resp.status)
-                return NovaAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
+                # Case-insensitive, as HTTP headers are.
+                return NovaAnswer(resp.status, resp.headers.copy(), body)
         except TimeoutError as exc:
             self._observe(method, 0)
             log.warning("nova call %s %s timed out", method, url)

@@ -41,6 +41,10 @@ async def send_for(request: web.Request, call: PlannedCall, token: str, microver
     the request id, and a record of the call (backend ids, explain)."""
     started = time.perf_counter()
     answer = await request.app[NOVA].send(call, token=token, microversion=microversion, request_id=request[REQUEST_ID])
+    if answer.request_id:
+        request[BACKEND_REQUEST_IDS].append(answer.request_id)
+    if not _explaining(request):
+        return answer
     request[NOVA_CALLS].append(
         {
             "method": call.method,
@@ -52,9 +56,11 @@ async def send_for(request: web.Request, call: PlannedCall, token: str, microver
             "request_id": answer.request_id,
         }
     )
-    if answer.request_id:
-        request[BACKEND_REQUEST_IDS].append(answer.request_id)
     return answer
+
+
+def _explaining(request: web.Request) -> bool:
+    return request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1"
 
 
 async def call_nova(
@@ -305,7 +311,7 @@ def respond(
 ) -> web.StreamResponse:
     """The answer, with the record of its Nova calls when the caller asked to
     see it (X-VNext-Explain: 1) and the operator allowed it."""
-    if request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1":
+    if _explaining(request):
         calls = request[NOVA_CALLS]
         if isinstance(body, dict):
             body = {**body, "_explain": {"nova_calls": calls}}

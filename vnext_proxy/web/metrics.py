@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
@@ -24,5 +26,17 @@ class Metrics:
         self.running_tasks = Gauge("vnext_running_tasks", "Tasks in state RUNNING", registry=self.registry)
         self.poll_seconds = Histogram("vnext_poll_cycle_seconds", "One task poll cycle", registry=self.registry)
 
+        # Label lookups take a lock each; a request's series are few and kept.
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def nova_call(self, method: str, status: int) -> None:
         self.nova_calls.labels(method, str(status)).inc()
+
+    def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)

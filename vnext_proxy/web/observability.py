@@ -40,9 +40,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         elapsed = time.perf_counter() - started
         route = _route_of(request)
-        metrics = request.app[METRICS]
-        metrics.requests.labels(route, request.method, str(status)).inc()
-        metrics.latency.labels(route, request.method).observe(elapsed)
+        request.app[METRICS].request_done(route, request.method, status, elapsed)
         if request.app[SETTINGS].access_log:
             access_log.info(
                 json.dumps(
