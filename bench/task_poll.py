@@ -122,7 +122,7 @@ async def measure(n: int, cycles: int, replicas: int = 1) -> dict[str, Any]:
             client = NovaClient(session, settings.nova, EndpointResolver(settings.nova))
             engine = TaskEngine(mappings, settings, store, client)
             for _ in range(n):
-                await engine.start(nova.add_server(), {"action": "POWER_OFF"}, TOKEN, None)
+                await engine.start(nova.add_server(), {"action": "POWER_OFF"}, TOKEN, engine.sender(TOKEN))
             # Several replicas share the store; with service credentials each
             # could watch every task, and the lease lets one at a time.
             service = StandInServiceAuth() if replicas > 1 else None

@@ -36,6 +36,8 @@ async def start(
     assert resp.status == 202, await resp.text()
     task: dict[str, Any] = await resp.json()
     assert resp.headers["Location"] == f"/server_tasks/{task['id']}"
+    # Every Nova call made for it shows, the action's own among them.
+    assert task["nova_request_id"] in resp.headers["X-VNext-Backend-Request-Ids"].split(",")
     return task
 
 

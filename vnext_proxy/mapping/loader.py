@@ -412,6 +412,8 @@ class _Builder:
         paging = raw.get("paging")
         if (paging is not None or filters) and "list_key" not in raw:
             self.problems.append(doc.problem(path, "paging and filters apply to lists (list_key)"))
+        if "list_key" in raw and paging is None:
+            self.problems.append(doc.problem(path, "a list (list_key) says how it is paged (paging)"))
         return ResponseSpec(
             status=raw.get("status", 200),
             object=raw.get("object"),

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import MappingSet, Selector
-from vnext_proxy.nova.client import NovaClient
+from vnext_proxy.nova.client import NovaAnswer
 
 _FLAVORS = engine.PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))
 _BY_ID_OR_NAME = Selector("type_id", ("id", "name"))
 
 
-async def resolve_flavor(nova: NovaClient, mappings: MappingSet, settings: Settings, wanted: str, token: str) -> str:
+async def resolve_flavor(
+    send: Callable[[engine.PlannedCall], Awaitable[NovaAnswer]], mappings: MappingSet, settings: Settings, wanted: str
+) -> str:
     """A server type's vNext id (or name) -> its Nova flavor id, by rendering
     the flavors the caller can see exactly as GET /server_types does."""
-    answer = await nova.send(_FLAVORS, token=token)
+    answer = await send(_FLAVORS)
     if not answer.ok:
         raise from_nova(answer.status, answer.body)
     ctx = RenderContext(id_namespace=settings.id_namespace)

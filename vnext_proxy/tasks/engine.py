@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from vnext_proxy.yamlsource import dotted
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]
 
 
 def utcnow() -> datetime:
@@ -54,20 +55,29 @@ class TaskEngine:
 
     # -- starting ---------------------------------------------------------
 
-    async def start(self, server_id: str, body: Any, token: str, request_id: str | None) -> Task:
+    def sender(self, token: str, request_id: str | None = None) -> Send:
+        """Nova, with this token: what the poller uses; a request passes its own
+        (which also records the calls for its answer's headers)."""
+
+        async def send(call: PlannedCall) -> NovaAnswer:
+            return await self.nova.send(call, token=token, request_id=request_id)
+
+        return send
+
+    async def start(self, server_id: str, body: Any, token: str, send: Send) -> Task:
         spec = self._validate(body)
         params = {k: v for k, v in body.items() if k != "action"}
-        server = await self._get_server(server_id, token, request_id, missing_ok=False)
+        server = await self._get_server(server_id, send, missing_ok=False)
         assert server is not None
         params["start_vm_state"] = server.get("OS-EXT-STS:vm_state")
         params["previous_type"] = (server.get("flavor") or {}).get("original_name")
         if spec.revert_of is not None:
             # Recorded by name (Nova shows a server's flavor by name since 2.47).
             previous = await self._type_to_revert(server_id, spec.revert_of)
-            params["type_id"] = await resolve_flavor(self.nova, self.mappings, self.settings, previous, token)
+            params["type_id"] = await resolve_flavor(send, self.mappings, self.settings, previous)
         for name, resolver in spec.resolve:
             if resolver == "flavor":
-                params[name] = await resolve_flavor(self.nova, self.mappings, self.settings, params[name], token)
+                params[name] = await resolve_flavor(send, self.mappings, self.settings, params[name])
         variant = spec.variant_for(params)
         assert variant.call is not None  # the loader requires a call unless refused
         planned = PlannedCall(
@@ -76,7 +86,7 @@ class TaskEngine:
             uritemplate.expand(variant.call.path, {"server": server_id, **_strings(params)}),
             body=fill(variant.call.body, params) if variant.call.body is not None else None,
         )
-        answer = await self.nova.send(planned, token=token, request_id=request_id)
+        answer = await send(planned)
         if not answer.ok:
             raise from_nova(answer.status, answer.body)  # Nova refused at once: no task
         now = self.clock()
@@ -87,7 +97,7 @@ class TaskEngine:
             action=spec.name,
             state=COMPLETED if variant.sync else RUNNING,
             created_at=now,
-            created_by=await self._caller_id(server_id, answer, token, request_id),
+            created_by=await self._caller_id(server_id, answer, send),
             deadline_at=now + timedelta(seconds=self.settings.tasks.deadline_for(spec.name)),
             request_id=answer.request_id,
             updated_at=now,
@@ -99,9 +109,7 @@ class TaskEngine:
             self._tokens[task.id] = token
         return task
 
-    async def record_launch(
-        self, server_id: str, project_id: str, nova_request_id: str | None, token: str, request_id: str | None
-    ) -> Task:
+    async def record_launch(self, server_id: str, project_id: str, nova_request_id: str | None, token: str) -> Task:
         """The CREATE task of a server just launched (POST /servers accepted).
         Nova records the create action a moment later (in the conductor), so
         who launched it is filled in when the action is first read."""
@@ -148,29 +156,27 @@ class TaskEngine:
                 break
         raise VNextError(409, f"the server has no completed {reverted} to revert")
 
-    async def _caller_id(self, server_id: str, answer: NovaAnswer, token: str, request_id: str | None) -> str | None:
+    async def _caller_id(self, server_id: str, answer: NovaAnswer, send: Send) -> str | None:
         """Nova records who made the call in its instance action."""
-        action = await self._get_action(server_id, answer.request_id, token, request_id)
+        action = await self._get_action(server_id, answer.request_id, send)
         return action.get("user_id") if action else None
 
     # -- advancing --------------------------------------------------------
 
-    async def advance(
-        self, task: Task, token: str, *, server: Any = None, observed: bool = False, request_id: str | None = None
-    ) -> Task:
+    async def advance(self, task: Task, send: Send, *, server: Any = None, observed: bool = False) -> Task:
         """One step: look at Nova (unless ``observed`` gives the server), decide, act, save."""
         if task.is_final:
             return task
         spec = self.mappings.actions[task.action]
         variant = spec.variant_for(task.params)
         if not observed:
-            server = await self._get_server(task.server_id, token, request_id, missing_ok=True)
+            server = await self._get_server(task.server_id, send, missing_ok=True)
         self._servers[task.id] = server
         now = self.clock()
         verdict = rules.assess(task, variant, server, None, now)
         known_by = task
         if verdict.next_step == rules.FETCH_ACTION:
-            action = await self._get_action(task.server_id, task.request_id, token, request_id)
+            action = await self._get_action(task.server_id, task.request_id, send)
             verdict = rules.assess(task, variant, server, action, now)
             if action is not None and verdict.state != RUNNING:
                 await self._items_from_events(task, action)
@@ -178,7 +184,7 @@ class TaskEngine:
                 known_by = replace(task, created_by=action.get("user_id"))
         updated = known_by
         if verdict.next_step == rules.CONFIRM:
-            updated = await self._confirm(updated, token, request_id)
+            updated = await self._confirm(updated, send)
         if server is not None:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:
@@ -197,9 +203,9 @@ class TaskEngine:
             await self.store.save_task(updated)
         return updated
 
-    async def _confirm(self, task: Task, token: str, request_id: str | None) -> Task:
+    async def _confirm(self, task: Task, send: Send) -> Task:
         call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
-        answer = await self.nova.send(call, token=token, request_id=request_id)
+        answer = await send(call)
         # 409: confirmed already (by Nova's resize_confirm_window or anyone).
         if not answer.ok and answer.status != 409:
             raise from_nova(answer.status, answer.body)
@@ -264,12 +270,8 @@ class TaskEngine:
 
     # -- Nova reads -------------------------------------------------------
 
-    async def _get_server(
-        self, server_id: str, token: str, request_id: str | None, *, missing_ok: bool
-    ) -> dict[str, Any] | None:
-        answer = await self.nova.send(
-            PlannedCall("server", "GET", f"/servers/{server_id}"), token=token, request_id=request_id
-        )
+    async def _get_server(self, server_id: str, send: Send, *, missing_ok: bool) -> dict[str, Any] | None:
+        answer = await send(PlannedCall("server", "GET", f"/servers/{server_id}"))
         if answer.status == 404 and missing_ok:
             return None
         if not answer.ok:
@@ -277,13 +279,11 @@ class TaskEngine:
         server: dict[str, Any] = answer.body["server"]
         return server
 
-    async def _get_action(
-        self, server_id: str, nova_request_id: str | None, token: str, request_id: str | None
-    ) -> dict[str, Any] | None:
+    async def _get_action(self, server_id: str, nova_request_id: str | None, send: Send) -> dict[str, Any] | None:
         if not nova_request_id:
             return None
         call = PlannedCall("action", "GET", f"/servers/{server_id}/os-instance-actions/{nova_request_id}")
-        answer = await self.nova.send(call, token=token, request_id=request_id)
+        answer = await send(call)
         if answer.status == 404:
             return None
         if not answer.ok:

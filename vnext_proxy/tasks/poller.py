@@ -137,10 +137,12 @@ class TaskPoller:
     async def _advance(self, task: Task, token: str, changed: dict[str, dict[str, Any]]) -> None:
         try:
             if task.server_id in changed:
-                await self.engine.advance(task, token, server=changed[task.server_id], observed=True)
+                await self.engine.advance(
+                    task, self.engine.sender(token), server=changed[task.server_id], observed=True
+                )
                 return
             seen, last = self.engine.last_server(task.id)
-            await self.engine.advance(task, token, server=last, observed=seen)
+            await self.engine.advance(task, self.engine.sender(token), server=last, observed=seen)
         except VNextError as exc:
             log.warning("task %s could not advance: %s", task.id, exc.message)
 

@@ -179,9 +179,10 @@ class RouteHandler:
         settings = request.app[SETTINGS]
         limit = _limit(request, spec.paging.default_limit, spec.paging.max_limit)
         marker = request.query.get("marker")
+        # A filter takes its values from the query (repeatable) or, for a
+        # path variable such as /projects/{project}/..., from the path.
         values = {f.var: request.query.getall(f.var) for f in spec.filters if f.var in request.query}
-        if "project" in request.match_info:
-            values["project"] = [request.match_info["project"]]
+        values.update({f.var: [request.match_info[f.var]] for f in spec.filters if f.var in request.match_info})
         engine.check_filter_values(spec.filters, values)
         major, minor = settings.nova.microversion.split(".")
         to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
@@ -276,7 +277,9 @@ def check_body(body: Any, schema: dict[str, Any]) -> Any:
 async def _resolve(request: web.Request, resolver: str, wanted: str, token: str) -> str:
     assert resolver == "flavor"  # the loader allows no other
     try:
-        return await resolve_flavor(request.app[NOVA], request.app[MAPPINGS], request.app[SETTINGS], wanted, token)
+        return await resolve_flavor(
+            lambda call: send_for(request, call, token), request.app[MAPPINGS], request.app[SETTINGS], wanted
+        )
     except VNextError as exc:
         if exc.status == 400:  # a path that names nothing is a 404
             raise VNextError(404, f"No server type {wanted!r}, or it is not yours") from None

@@ -22,7 +22,6 @@ from vnext_proxy.tasks import launch
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.handlers import caller_token, json_body, require_project, respond, send_for
 from vnext_proxy.web.keys import CALLER, MAPPINGS, SETTINGS, TASKS
-from vnext_proxy.web.middlewares import REQUEST_ID
 from vnext_proxy.web.server_group_handlers import visible_group
 from vnext_proxy.yamlsource import dotted
 
@@ -57,7 +56,7 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
             # Checked beforehand, so this is Nova changing its mind (a race).
             raise from_nova(answer.status, answer.body)
         server_id = answer.body["server"]["id"]
-        task = await request.app[TASKS].record_launch(server_id, project, answer.request_id, token, request[REQUEST_ID])
+        task = await request.app[TASKS].record_launch(server_id, project, answer.request_id, token)
         launched.append(
             {
                 "id": server_id,

@@ -20,8 +20,8 @@ from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
-from vnext_proxy.web.handlers import Handler, call_nova, caller_token, json_body, respond
-from vnext_proxy.web.keys import MAPPINGS, NOVA, SETTINGS
+from vnext_proxy.web.handlers import Handler, call_nova, caller_token, json_body, respond, send_for
+from vnext_proxy.web.keys import MAPPINGS, SETTINGS
 from vnext_proxy.yamlsource import dotted
 
 TAGS_SPEC = "vnext:tags"
@@ -44,7 +44,7 @@ class _Nova:
         wanted = request.match_info["server_type"]
         try:
             return await resolve_flavor(
-                request.app[NOVA], request.app[MAPPINGS], request.app[SETTINGS], wanted, self.token
+                lambda call: send_for(request, call, self.token), request.app[MAPPINGS], request.app[SETTINGS], wanted
             )
         except VNextError as exc:
             if exc.status == 400:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks.history import merge_history
 from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
 from vnext_proxy.tasks.views import item_view, task_view
 from vnext_proxy.web.handlers import Handler, caller_token, json_body, page_response, respond, send_for
 from vnext_proxy.web.keys import MAPPINGS, SETTINGS, TASKS
-from vnext_proxy.web.middlewares import REQUEST_ID
 
 _STATES = (RUNNING, *sorted(FINAL_STATES))
 
@@ -23,7 +24,8 @@ _STATES = (RUNNING, *sorted(FINAL_STATES))
 async def start_task(request: web.Request) -> web.StreamResponse:
     token = caller_token(request)
     body = await json_body(request)
-    task = await request.app[TASKS].start(request.match_info["server_id"], body, token, request[REQUEST_ID])
+    send = partial(_send, request, token)
+    task = await request.app[TASKS].start(request.match_info["server_id"], body, token, send)
     return respond(request, task_view(task), 202, {"Location": f"/server_tasks/{task.id}"})
 
 
@@ -75,8 +77,12 @@ async def _catch_up(request: web.Request, task: Task, token: str) -> Task:
     now, with the reader's token."""
     engine = request.app[TASKS]
     if task.state == RUNNING and engine.token_for(task.id) is None:
-        return await engine.advance(task, token, request_id=request[REQUEST_ID])
+        return await engine.advance(task, partial(_send, request, token))
     return task
+
+
+async def _send(request: web.Request, token: str, call: PlannedCall) -> NovaAnswer:
+    return await send_for(request, call, token)
 
 
 async def _nova_get(request: web.Request, path: str, token: str) -> dict[str, Any]:
