@@ -12,7 +12,7 @@ import aiohttp
 import orjson
 
 from vnext_proxy.config import NovaSettings
-from vnext_proxy.errors import NovaUnavailable
+from vnext_proxy.errors import NovaUnavailable, VNextError
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova.endpoint import EndpointResolver
 
@@ -104,8 +104,12 @@ class NovaClient:
                 method, url, params=list(query), data=data, headers=headers, timeout=self._timeout
             ) as resp:
                 raw = await resp.read()
-                body = _decode(raw, resp.content_type)
                 self._observe(method, resp.status)
+                if 200 <= resp.status < 300 and raw and resp.content_type != "application/json":
+                    # Nova answers JSON or nothing; anything else is not Nova
+                    # (a misrouted endpoint, a proxy's error page).
+                    raise VNextError(502, f"the compute endpoint answered {resp.content_type}, not Nova's JSON")
+                body = _decode(raw, resp.content_type)
                 # Case-insensitive, as HTTP headers are.
                 return NovaAnswer(resp.status, resp.headers.copy(), body)
         except TimeoutError as exc:

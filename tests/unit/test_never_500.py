@@ -1,0 +1,67 @@
+"""Whatever a caller sends to whichever route, the proxy answers with a JSON
+error of the right kind, never a 500. Nova here answers every call with a
+404 (or with junk), which every route must survive."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from vnext_proxy.config import NovaSettings, Settings
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.web.app import create_app
+
+ODD_VALUES = ["x", "00000000-0000-0000-0000-000000000000", "%2e%2e", "ü", "a b", "9" * 300]
+ODD_BODIES: list[Any] = [None, "{", [], {}, {"action": 1}, {"servers": "x"}, {"a": {"b": [None] * 3}}, "x" * 10_000]
+
+
+async def nova_stand_in(aiohttp_server, junk: bool) -> str:  # type: ignore[no-untyped-def]
+    async def anything(request: web.Request) -> web.Response:
+        if request.path == "/":
+            return web.json_response({"versions": []})
+        if junk:
+            return web.Response(text="<html>not json</html>", content_type="text/html")
+        return web.json_response({"itemNotFound": {"code": 404, "message": "not here"}}, status=404)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    server = await aiohttp_server(app)
+    return str(server.make_url("/v2.1"))
+
+
+def concrete_paths(mappings: MappingSet) -> list[tuple[str, str]]:
+    found = []
+    for route in mappings.routes:
+        for value in ODD_VALUES if route.path_vars else [""]:
+            path = route.path
+            for var in route.path_vars:
+                path = path.replace("{" + var + "}", value)
+            found.append((route.method, path))
+    return found
+
+
+@pytest.mark.parametrize("junk", [False, True], ids=["nova-404", "nova-junk"])
+async def test_no_route_answers_500(
+    aiohttp_client, aiohttp_server, mappings: MappingSet, tmp_path: Path, junk: bool
+) -> None:  # type: ignore[no-untyped-def]
+    endpoint = await nova_stand_in(aiohttp_server, junk)
+    settings = Settings(nova=NovaSettings(endpoint=endpoint), store_url=f"sqlite:///{tmp_path}/t.sqlite3")
+    proxy: TestClient = await aiohttp_client(create_app(settings, mappings))
+    seen = 0
+    for (method, path), body in itertools.product(concrete_paths(mappings), ODD_BODIES):
+        data = body if isinstance(body, str) else json.dumps(body) if body is not None else None
+        headers = {"X-Auth-Token": "t", "Content-Type": "application/json"}
+        resp = await proxy.request(method, path + "?limit=abc&since=x&marker=%00", data=data, headers=headers)
+        seen += 1
+        assert resp.status != 500, (method, path, body, await resp.text())
+        if resp.status >= 400 and method != "HEAD":
+            error = (await resp.json())["error"]
+            assert error["code"] == resp.status
+            assert error["message"]
+    assert seen > 100
