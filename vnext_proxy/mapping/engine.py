@@ -280,6 +280,8 @@ def render_response(
     else:
         source = lookup(bodies, spec.source) if spec.source else None
     if spec.object is None:
+        if spec.source and source is None and spec.body:
+            raise VNextError(502, f"Nova's answer has no {'.'.join(spec.source[1:]) or 'body'}")
         return VNextResponse(spec.status, source, spec.content_type)
     obj_spec = mappings.objects[spec.object]
     if spec.select is not None:
@@ -290,7 +292,9 @@ def render_response(
             raise VNextError(404, f"No {spec.object.replace('_', ' ')} {wanted!r} was found, or it is not yours")
         rendered = found
     else:
+        if not isinstance(source, Mapping):
+            raise VNextError(502, f"Nova's answer has no {'.'.join(spec.source[1:]) or 'body'}")
         # Other calls' answers are visible to hooks under "_calls".
-        rendered = render_object(obj_spec, {**(source or {}), "_calls": bodies}, ctx)
+        rendered = render_object(obj_spec, {**source, "_calls": bodies}, ctx)
     headers = {name: str(lookup(rendered, field_path.split("."))) for name, field_path in spec.headers}
     return VNextResponse(spec.status, rendered if spec.body else None, spec.content_type, headers)

@@ -33,6 +33,16 @@ class NovaAnswer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def part(self, *keys: str) -> Any:
+        """The value at ``keys`` in the answer; a 502 when Nova's answer does
+        not have the shape its API promises (a proxy's error page, say)."""
+        value = self.body
+        for key in keys:
+            if not isinstance(value, Mapping) or key not in value:
+                raise VNextError(502, f"Nova's answer has no {'.'.join(keys)}")
+            value = value[key]
+        return value
+
 
 class NovaClient:
     """Sends planned calls to Nova with the caller's token and a microversion."""

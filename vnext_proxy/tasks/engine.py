@@ -276,7 +276,7 @@ class TaskEngine:
             return None
         if not answer.ok:
             raise from_nova(answer.status, answer.body)
-        server: dict[str, Any] = answer.body["server"]
+        server: dict[str, Any] = answer.part("server")
         return server
 
     async def _get_action(self, server_id: str, nova_request_id: str | None, send: Send) -> dict[str, Any] | None:
@@ -288,7 +288,7 @@ class TaskEngine:
             return None
         if not answer.ok:
             raise from_nova(answer.status, answer.body)
-        action: dict[str, Any] = answer.body["instanceAction"]
+        action: dict[str, Any] = answer.part("instanceAction")
         return action
 
 

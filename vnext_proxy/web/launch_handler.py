@@ -55,7 +55,7 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
         if not answer.ok:
             # Checked beforehand, so this is Nova changing its mind (a race).
             raise from_nova(answer.status, answer.body)
-        server_id = answer.body["server"]["id"]
+        server_id = answer.part("server", "id")
         task = await request.app[TASKS].record_launch(server_id, project, answer.request_id, token)
         launched.append(
             {
@@ -116,7 +116,7 @@ async def _facts(
             raise from_nova(answer.status, answer.body)
     flavor_ids: dict[str, str] = {}
     sizes: dict[str, tuple[int, int]] = {}
-    for flavor in flavors_a.body["flavors"]:
+    for flavor in flavors_a.part("flavors"):
         rendered = engine.render_object(mappings.objects["server_type"], flavor, ctx)
         flavor_ids[rendered["id"]] = flavor_ids[flavor["name"]] = str(flavor["id"])
         sizes[str(flavor["id"])] = (flavor["vcpus"], flavor["ram"])
@@ -125,7 +125,7 @@ async def _facts(
     if names:
         # A keypair's owner is only in its detail; all of these are the caller's.
         first = await send(PlannedCall("keypair", "GET", f"/os-keypairs/{names[0]}"))
-        user_id = first.body["keypair"]["user_id"] if first.ok else None
+        user_id = first.part("keypair", "user_id") if first.ok else None
         for name in names:
             keypairs[engine.keypair_id(settings.id_namespace, user_id, name)] = name
             keypairs[name] = name
@@ -137,7 +137,7 @@ async def _facts(
     listed = [s for s in servers_a.body.get("servers", []) if s.get("tenant_id") == project]
     hostnames = frozenset(s.get("OS-EXT-SRV-ATTR:hostname") or "" for s in listed)
     images = frozenset(t for t, a in zip(templates, images_a, strict=True) if a.ok)
-    absolute = limits_a.body["limits"]["absolute"]
+    absolute = limits_a.part("limits", "absolute")
     room = {
         "instances": absolute["maxTotalInstances"] - absolute["totalInstancesUsed"],
         "cores": absolute["maxTotalCores"] - absolute["totalCoresUsed"],

@@ -24,11 +24,12 @@ from vnext_proxy.web.keys import MAPPINGS, TASKS
 _NOT_FOUND = "No such server group, or it is not yours"
 
 
-async def _nova(request: web.Request, token: str, method: str, path: str, body: Any = None) -> Any:
+async def _nova_group(request: web.Request, token: str, method: str, path: str, body: Any = None) -> Any:
+    """The server_group in Nova's answer; another project's group is not found."""
     answer = await call_nova(request, token, method, path, body, ok=(403, 404))
     if answer.status in (403, 404):
         raise VNextError(404, _NOT_FOUND)
-    return answer.body
+    return answer.part("server_group")
 
 
 def _create_schema(request: web.Request) -> dict[str, Any]:
@@ -48,10 +49,9 @@ async def create_server_group(request: web.Request) -> web.StreamResponse:
     slug = slugify(body["name"])
     if any(g.slug == slug for g in await store.groups_for_project(project)):
         raise VNextError(400, f"the project has a server group named {slug!r} already", field="name")
-    created = await _nova(
+    nova_group = await _nova_group(
         request, token, "POST", "/os-server-groups", {"server_group": {"name": body["name"], "policy": NOVA_POLICY}}
     )
-    nova_group = created["server_group"]
     group = ServerGroup(
         id=nova_group["id"],
         project_id=nova_group.get("project_id") or project,
@@ -69,7 +69,7 @@ async def create_server_group(request: web.Request) -> web.StreamResponse:
 
 async def visible_group(request: web.Request, group_id: str, token: str) -> ServerGroup:
     """The group, if Nova shows its server group to this caller."""
-    nova_group = (await _nova(request, token, "GET", f"/os-server-groups/{group_id}"))["server_group"]
+    nova_group = await _nova_group(request, token, "GET", f"/os-server-groups/{group_id}")
     group = await request.app[TASKS].store.get_group(group_id)
     if group is None:
         # A Nova server group made without the proxy: what Nova knows of it.

@@ -52,7 +52,7 @@ class _Nova:
             raise
 
     async def view(self, flavor_id: str, status: int = 200) -> web.StreamResponse:
-        flavor = (await self.call("GET", f"/flavors/{flavor_id}")).body["flavor"]
+        flavor = (await self.call("GET", f"/flavors/{flavor_id}")).part("flavor")
         request = self.request
         ctx = RenderContext(id_namespace=request.app[SETTINGS].id_namespace)
         rendered = engine.render_object(request.app[MAPPINGS].objects["server_type"], flavor, ctx)
@@ -61,11 +61,11 @@ class _Nova:
 
     async def shares(self, flavor_id: str, flavor: dict[str, Any] | None = None) -> dict[str, list[str]]:
         if flavor is None:
-            flavor = (await self.call("GET", f"/flavors/{flavor_id}")).body["flavor"]
+            flavor = (await self.call("GET", f"/flavors/{flavor_id}")).part("flavor")
         if flavor.get("os-flavor-access:is_public"):
             return {"users": [], "projects": []}
         access = await self.call("GET", f"/flavors/{flavor_id}/os-flavor-access")
-        return {"users": [], "projects": sorted(a["tenant_id"] for a in access.body["flavor_access"])}
+        return {"users": [], "projects": sorted(a["tenant_id"] for a in access.part("flavor_access"))}
 
     async def tags(self, flavor_id: str) -> list[str]:
         answer = await self.call("GET", f"/flavors/{flavor_id}/os-extra_specs/{TAGS_SPEC}", ok=(404,))
@@ -134,7 +134,7 @@ async def create_server_type(request: web.Request) -> web.StreamResponse:
     if "description" in body:
         flavor["description"] = body["description"]
     created = await nova.call("POST", "/flavors", {"flavor": flavor})
-    flavor_id = str(created.body["flavor"]["id"])
+    flavor_id = str(created.part("flavor", "id"))
     try:
         if body.get("tags"):
             await nova.set_tags(flavor_id, body["tags"])
