@@ -211,3 +211,16 @@ def test_json_home_lists_every_route(mappings: MappingSet) -> None:
     assert types["href-template"] == "/server_types{?limit,marker,tag}"
     assert types["href-vars"] == {"limit": "param/limit", "marker": "param/marker", "tag": "param/tag"}
     assert home["resources"]["rel/server"]["hints"]["allow"] == ["GET", "HEAD", "PATCH"]
+
+
+def test_renders_are_kept_but_never_shared_or_stale(mappings: MappingSet) -> None:
+    spec = mappings.objects["server_type"]
+    first = engine.render_object(spec, NOVA_FLAVOR, CTX)
+    first["shares"] = {"projects": ["p"]}  # a caller adding to its copy
+    again = engine.render_object(spec, NOVA_FLAVOR, CTX)
+    assert "shares" not in again
+    assert again == {k: v for k, v in first.items() if k != "shares"}
+    changed = engine.render_object(spec, {**NOVA_FLAVOR, "ram": 2048}, CTX)
+    assert changed["spec"]["memory_mb"] == 2048
+    other = engine.render_object(spec, NOVA_FLAVOR, RenderContext(id_namespace=uuid.uuid4()))
+    assert other["id"] != again["id"]

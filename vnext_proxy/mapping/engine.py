@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
+
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
@@ -157,6 +159,21 @@ def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContex
 
 
 def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+    try:
+        # Nova writes a given object with its keys in one order, so its bytes
+        # are its identity here (another order is only a miss).
+        key = (ctx.id_namespace.int, orjson.dumps(nova_obj))
+    except TypeError:  # not plain JSON (a test's object): render it, keep nothing
+        return _render_object(spec, nova_obj, ctx)
+    cached = spec.renders.get(key)
+    if cached is None:
+        cached = spec.renders[key] = _render_object(spec, nova_obj, ctx)
+    # A copy of the top level: callers may add to it (a server type's shares);
+    # nothing below the top is ever changed once rendered.
+    return dict(cached)
+
+
+def _render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     rendered = {f.name: render_field(f, nova_obj, ctx) for f in spec.fields}
     if spec.links:
         rendered["_links"] = {rel: {"href": compile_template(t).expand(rendered)} for rel, t in spec.links}

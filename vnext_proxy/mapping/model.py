@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cachetools import LRUCache
+
 from vnext_proxy.mapping.gaptable import GapRow
 
 RouteStatus = Literal["mapped", "proxy", "not_applicable"]
@@ -53,6 +55,12 @@ class ObjectSpec:
     fields: tuple[FieldSpec, ...]
     links: tuple[tuple[str, str], ...]
     source: Source
+    #: Rendering is a pure function of the Nova object, so the last renders
+    #: are kept (by the Nova object's bytes): lists of unchanged servers cost
+    #: a lookup, not a render. Not part of the declaration.
+    renders: LRUCache[tuple[int, bytes], dict[str, Any]] = field(
+        default_factory=lambda: LRUCache(maxsize=4096), compare=False, hash=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
