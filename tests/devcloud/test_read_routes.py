@@ -607,10 +607,12 @@ async def test_admin_lists_every_project(proxy: TestClient, nova_as, fleet: Flee
     assert {s["project_id"] for s in answer.body["servers"]} == {PROJECT_A}
 
 
-async def test_a_member_filtering_on_another_project_gets_none_of_its_own(proxy: TestClient, fleet: Fleet) -> None:
-    answer = await call(proxy, _with("/servers", project=PROJECT_B, limit="200"))
-    assert {s["project_id"] for s in answer.body["servers"]} <= {PROJECT_B}
-    assert fleet.web not in ids_of(answer.body["servers"])
+async def test_a_member_filtering_on_another_project_is_400(proxy: TestClient, fleet: Fleet) -> None:
+    # The spec: naming a project the caller does not belong to is a 400.
+    answer = await call(proxy, _with("/servers", project=PROJECT_B, limit="200"), status=400)
+    assert_error(answer, 400, field="project")
+    own = await call(proxy, _with("/servers", project=PROJECT_A, limit="200"))
+    assert fleet.web in ids_of(own.body["servers"])
 
 
 # --- 6. GET /server_types -------------------------------------------------------------------------------------------

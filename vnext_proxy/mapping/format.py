@@ -52,6 +52,7 @@ _FILTER = {
         "to_nova": {"type": "object"},
         "match": {"enum": ["equals", "contains", "after"]},
         "verify": {"type": "boolean"},
+        "names_project": {"type": "boolean"},
     },
 }
 

@@ -407,6 +407,7 @@ class _Builder:
                     to_nova=tuple(spec["to_nova"].items()) if "to_nova" in spec else None,
                     match=spec.get("match", "equals"),
                     verify=spec.get("verify", False),
+                    project=spec.get("names_project", False),
                 )
             )
         paging = raw.get("paging")

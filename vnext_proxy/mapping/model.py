@@ -104,6 +104,8 @@ class Filter:
     match: str = "equals"  # "contains" for list fields (tags), "after" for timestamps
     #: Also check Nova's result: Nova drops some filters silently for some callers.
     verify: bool = False
+    #: The value names a project, which the caller must be able to see (400 otherwise).
+    project: bool = False
 
 
 @dataclass(frozen=True)

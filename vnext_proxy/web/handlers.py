@@ -184,6 +184,15 @@ class RouteHandler:
         values = {f.var: request.query.getall(f.var) for f in spec.filters if f.var in request.query}
         values.update({f.var: [request.match_info[f.var]] for f in spec.filters if f.var in request.match_info})
         engine.check_filter_values(spec.filters, values)
+        for filt in spec.filters:
+            if filt.project and filt.var in request.query:
+                for project in values.get(filt.var, ()):
+                    try:
+                        await require_project(request, project, token)
+                    except VNextError as exc:
+                        if exc.status != 404:
+                            raise
+                        raise VNextError(400, f"{project} is not a project of yours", field=filt.var) from None
         major, minor = settings.nova.microversion.split(".")
         to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
         *guards, listing = self.route.nova
