@@ -110,6 +110,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "handler": _NAME,
                 "request_schema": {"type": "object"},
                 "owner_probe": {"type": "string", "pattern": "^/"},
+                "requires_project": _NAME,
                 "resolve": {"type": "object", "additionalProperties": {"enum": ["flavor"]}},
                 "derive": {
                     "type": "object",

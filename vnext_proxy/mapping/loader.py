@@ -267,6 +267,8 @@ class _Builder:
         if len(set(names)) != len(names):
             self.problems.append(doc.problem((*path, "nova"), "give each nova call its own name"))
         response = self._response(doc, (*path, "response"), raw.get("response", {}), tuple(calls), bound)
+        if raw.get("requires_project", "") not in ("", *path_vars):
+            self.problems.append(doc.problem((*path, "requires_project"), "must name a path variable"))
         for name in raw.get("resolve", {}):
             if name not in path_vars:
                 self.problems.append(doc.problem((*path, "resolve", name), f"'{name}' is not a path variable"))
@@ -308,6 +310,7 @@ class _Builder:
             request_schema=raw.get("request_schema"),
             derived=derived,
             owner_probe=raw.get("owner_probe"),
+            requires_project=raw.get("requires_project"),
             resolve=tuple(raw.get("resolve", {}).items()),
         )
         return route if len(self.problems) == errors_before else None
@@ -413,6 +416,8 @@ class _Builder:
         paging = raw.get("paging")
         if (paging is not None or filters) and "list_key" not in raw:
             self.problems.append(doc.problem(path, "paging and filters apply to lists (list_key)"))
+        if "list_key" in raw and len(calls) != 1:
+            self.problems.append(doc.problem(path, "a list route makes one (paged) nova call"))
         if "list_key" in raw and paging is None:
             self.problems.append(doc.problem(path, "a list (list_key) says how it is paged (paging)"))
         return ResponseSpec(

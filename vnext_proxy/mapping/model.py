@@ -178,6 +178,9 @@ class Route:
     #: project's server gets 403; on a 403 the proxy GETs this path, and
     #: answers 404 if the caller cannot see it at all.
     owner_probe: str | None = None
+    #: A route variable naming a project the caller must be able to see
+    #: (checked with Nova's project policy before the calls; 404 otherwise).
+    requires_project: str | None = None
     #: Route variables turned into Nova ids before the calls (name -> resolver).
     resolve: tuple[tuple[str, str], ...] = ()
 

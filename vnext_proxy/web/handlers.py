@@ -121,6 +121,8 @@ class RouteHandler:
         variables: dict[str, Any] = dict(request.match_info)
         variables.update({q: request.query[q] for q in route.query_vars if q in request.query})
         variables.update(engine.derive_variables(route.derived, variables))
+        if route.requires_project is not None:
+            await require_project(request, variables[route.requires_project], token)
         for name, resolver in route.resolve:
             variables[name] = await _resolve(request, resolver, variables[name], token)
         if route.request_schema is not None:
@@ -195,9 +197,7 @@ class RouteHandler:
                         raise VNextError(400, f"{project} is not a project of yours", field=filt.var) from None
         major, minor = settings.nova.microversion.split(".")
         to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
-        *guards, listing = self.route.nova
-        for call in guards:
-            await self._send(request, engine.plan_call(call, variables), token)
+        (listing,) = self.route.nova  # the loader allows one call per list route
 
         def render(nova_item: Any) -> dict[str, Any] | None:
             item = engine.render_object(obj_spec, nova_item, ctx)
