@@ -145,3 +145,11 @@ def test_placeholders_in_queries_and_when(tmp_path: Path) -> None:
     found = problems(tmp_path, a=THING + "routes:" + bad)
     assert any("nova[0].query.name: placeholder '{nope}' is not bound" in p for p in found), found
     assert any("nova[0].when: 'other' names no earlier nova call" in p for p in found), found
+
+
+def test_every_handler_a_mapping_may_name_is_served() -> None:
+    """The loader checks names against mapping.variables; the app serves web's functions: the same set."""
+    from vnext_proxy.mapping.variables import ROUTE_HANDLERS as DECLARED
+    from vnext_proxy.web.app import ROUTE_HANDLERS as SERVED
+
+    assert set(DECLARED) == set(SERVED)

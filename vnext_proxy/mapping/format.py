@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from vnext_proxy.mapping.task_actions import ACTIONS_SCHEMA, TASK_ITEMS_SCHEMA
+from vnext_proxy.mapping.variables import RESOLVERS
 
 _HTTP_METHOD = {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]}
 _MICROVERSION = {"type": "string", "pattern": r"^2\.[0-9]{1,3}$"}
@@ -111,7 +112,7 @@ MAPPING_FILE_SCHEMA: dict[str, Any] = {
                 "request_schema": {"type": "object"},
                 "owner_probe": {"type": "string", "pattern": "^/"},
                 "requires_project": _NAME,
-                "resolve": {"type": "object", "additionalProperties": {"enum": ["flavor"]}},
+                "resolve": {"type": "object", "additionalProperties": {"enum": list(RESOLVERS)}},
                 "derive": {
                     "type": "object",
                     "additionalProperties": {

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vnext_proxy.mapping.model import ActionCall, ActionSpec, ActionVariant, Source, StateMatch
+from vnext_proxy.mapping.variables import RESOLVERS
 from vnext_proxy.yamlsource import KeyPath, Problem, YamlDocument
 
 _STATE_MATCH = {
@@ -53,7 +54,7 @@ ACTIONS_SCHEMA: dict[str, Any] = {
             "params": {"type": "object", "additionalProperties": {"type": "object"}},
             "required": {"type": "array", "items": {"type": "string"}},
             "one_of": {"type": "array", "items": {"type": "string"}, "minItems": 2},
-            "resolve": {"type": "object", "additionalProperties": {"enum": ["flavor"]}},
+            "resolve": {"type": "object", "additionalProperties": {"enum": list(RESOLVERS)}},
             "refuse": {"type": "string"},
             "revert_of": {"type": "string"},
             # Parameters the proxy fills in itself, with what they hold.

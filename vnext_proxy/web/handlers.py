@@ -7,7 +7,6 @@ engine plans and hands the answers back to the engine's pure renderers.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -23,15 +22,13 @@ from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import Route
+from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID
 from vnext_proxy.yamlsource import dotted
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -107,7 +104,7 @@ class RouteHandler:
     def __init__(self, route: Route) -> None:
         self.route = route
         templates = [c.path for c in route.nova] + [t for c in route.nova for _, t in c.query]
-        used = {m.group(1) for t in templates for m in _PLACEHOLDER.finditer(t)}
+        used = {name for t in templates for name in compile_template(t).names}
         self.provided = used & set(PROVIDED_VARIABLES)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
