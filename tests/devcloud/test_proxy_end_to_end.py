@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import uuid
 
 from aiohttp.test_utils import TestClient
+from helpers import free_port
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.mapping import engine
@@ -114,18 +114,11 @@ async def test_explain_is_off_unless_configured(proxy: TestClient) -> None:
     assert "_explain" not in await resp.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_demo_shows_data_that_came_from_nova(devcloud: str) -> None:
     """The README's demo: its own devcloud and proxy, example calls, real answers."""
     result = subprocess.run(
-        [sys.executable, "-m", "vnext_proxy", "demo", "--once", "--port", str(_free_port()),
-         "--nova-port", str(_free_port())],
+        [sys.executable, "-m", "vnext_proxy", "demo", "--once", "--port", str(free_port()),
+         "--nova-port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=240,

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +16,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from helpers import POSTGRES, free_port, postgres_schema, start_proxy, stop
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
 MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -45,13 +35,8 @@ class Replica:
 
 @pytest.fixture
 async def schema() -> AsyncIterator[str]:
-    name = f"vnext_replicas_{uuid.uuid4().hex[:10]}"
-    yield name
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
+    async with postgres_schema("vnext_replicas") as name:
+        yield name
 
 
 @pytest.fixture
@@ -68,27 +53,12 @@ async def replicas(devcloud: str, schema: str, tmp_path: Path) -> AsyncIterator[
             "tasks:\n  poll_interval: 0.5\n"
             "  service_credentials: {username: vnext-service, password: devcloud, project_name: service}\n"
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(Replica(port, proc))
+        started.append(Replica(port, await start_proxy(config, port)))
     try:
-        async with aiohttp.ClientSession() as session:
-            for replica in started:
-                for _ in range(150):
-                    try:
-                        async with session.get(f"{replica.url}/healthcheck") as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.2)
         yield started
     finally:
         for replica in started:
-            if replica.proc.returncode is None:
-                replica.proc.kill()
-                await replica.proc.wait()
+            await stop(replica.proc)
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
+from helpers import POSTGRES, postgres_schema
 
 from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.stores import TaskStore, open_store
 from vnext_proxy.tasks.model import COMPLETED, RUNNING, Task, TaskItem
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
@@ -26,13 +25,8 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/tasks.sqlite3"
         return
-    schema = f"vnext_test_{uuid.uuid4().hex[:12]}"
-    yield f"{POSTGRES}?schema={schema}"
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with postgres_schema("vnext_test") as schema:
+        yield f"{POSTGRES}?schema={schema}"
 
 
 @pytest.fixture

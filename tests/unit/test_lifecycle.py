@@ -6,31 +6,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from helpers import free_port, nova_versions, start_proxy, stop
 
 
 async def test_sigterm_lets_the_request_in_flight_finish(aiohttp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    async def versions(request: web.Request) -> web.Response:
-        return web.json_response({"versions": [{"id": "v2.1", "version": "2.104", "min_version": "2.1"}]})
-
     async def slow_flavors(request: web.Request) -> web.Response:
         await asyncio.sleep(1.5)
         return web.json_response({"flavors": []})
 
     app = web.Application()
-    app.router.add_get("/", versions)
+    app.router.add_get("/", nova_versions)
     app.router.add_get("/v2.1/flavors/detail", slow_flavors)
     nova = await aiohttp_server(app)
     port = free_port()
@@ -39,20 +29,9 @@ async def test_sigterm_lets_the_request_in_flight_finish(aiohttp_server, tmp_pat
         f"nova:\n  endpoint: {nova.make_url('/v2.1')}\nlisten:\n  port: {port}\n"
         f"store:\n  url: sqlite:///{tmp_path}/t.sqlite3\nlimits:\n  shutdown_timeout: 10\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = await start_proxy(config, port)
     try:
-        deadline = time.monotonic() + 30
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthcheck") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.2)
             in_flight = asyncio.ensure_future(
                 session.get(f"http://127.0.0.1:{port}/server_types", headers={"X-Auth-Token": "t"})
             )
@@ -63,17 +42,12 @@ async def test_sigterm_lets_the_request_in_flight_finish(aiohttp_server, tmp_pat
             assert await resp.json() == {"server_types": [], "_links": {"self": {"href": "/server_types"}}}
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop(proc)
 
 
 async def test_workers_share_the_port_and_stop_together(aiohttp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    async def versions(request: web.Request) -> web.Response:
-        return web.json_response({"versions": [{"id": "v2.1", "version": "2.104", "min_version": "2.1"}]})
-
     app = web.Application()
-    app.router.add_get("/", versions)
+    app.router.add_get("/", nova_versions)
     nova = await aiohttp_server(app)
     port = free_port()
     config = tmp_path / "c.yaml"
@@ -81,10 +55,7 @@ async def test_workers_share_the_port_and_stop_together(aiohttp_server, tmp_path
         f"nova:\n  endpoint: {nova.make_url('/v2.1')}\nlisten:\n  port: {port}\n  workers: 2\n"
         f"store:\n  url: sqlite:///{tmp_path}/t.sqlite3\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = await start_proxy(config, port)
     try:
         served_by: set[str] = set()
         deadline = time.monotonic() + 30
@@ -102,6 +73,4 @@ async def test_workers_share_the_port_and_stop_together(aiohttp_server, tmp_path
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, "a worker outlived the parent"
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop(proc)
