@@ -495,6 +495,31 @@ async def test_listed_servers_keep_their_volumes(proxy: TestClient, fleet: Fleet
     assert web == without_devices((await call(proxy, f"/servers/{fleet.web}")).body)
 
 
+async def test_a_repeated_list_shows_a_change_in_nova_at_once(proxy: TestClient, nova_as, fleet: Fleet) -> None:  # type: ignore[no-untyped-def]
+    """The proxy keeps a list answer Nova repeats byte for byte; the next
+    answer that differs in one server is rendered anew."""
+    member = nova_as(MEMBER_A)
+
+    def listed(body: dict[str, Any]) -> dict[str, Any]:
+        [server] = [s for s in body["servers"] if s["id"] == fleet.stopped]
+        return server
+
+    first = (await call(proxy, "/servers?limit=200")).body
+    assert (await call(proxy, "/servers?limit=200")).body == first
+    assert "benchmark" not in listed(first)["properties"]
+    resp = member.compute.put(f"/servers/{fleet.stopped}/metadata/benchmark", json={"meta": {"benchmark": "x"}})
+    assert resp.status_code == 200, resp.text
+    try:
+        changed = (await call(proxy, "/servers?limit=200")).body
+        assert listed(changed)["properties"]["benchmark"] == "x"
+        assert listed(changed) == (await call(proxy, f"/servers/{fleet.stopped}")).body
+        assert [s for s in changed["servers"] if s["id"] != fleet.stopped] == [
+            s for s in first["servers"] if s["id"] != fleet.stopped
+        ]
+    finally:
+        member.compute.delete(f"/servers/{fleet.stopped}/metadata/benchmark")
+
+
 async def test_project_b_sees_only_its_own(proxy: TestClient, nova_as, fleet: Fleet) -> None:  # type: ignore[no-untyped-def]
     servers = (await call(proxy, "/servers?limit=200", MEMBER_B)).body["servers"]
     assert ids_of(servers) == ids_of(nova_servers(nova_as(MEMBER_B)))

@@ -180,6 +180,20 @@ def _render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderCon
     return rendered
 
 
+#: A Nova list answer rendered: (Nova id, vNext item) per object, in Nova's order.
+Listing = tuple[tuple[str, dict[str, Any]], ...]
+
+
+def render_listing(spec: ObjectSpec, call_name: str, source: Sequence[str], body: Any, ctx: RenderContext) -> Listing:
+    """Every object of a Nova list answer, rendered. A pure function of the
+    answer, so a caller may keep it by the answer's bytes; its items are
+    shared by whoever gets it and are never changed."""
+    found = lookup({call_name: body}, source)
+    if not isinstance(found, list):
+        return ()
+    return tuple((str(nova_obj["id"]), render_object(spec, nova_obj, ctx)) for nova_obj in found)
+
+
 def select_item(items: Sequence[dict[str, Any]], selector: Selector, wanted: str) -> dict[str, Any] | None:
     """The first rendered item whose selector fields equal ``wanted``, in field order
     (so an id match wins over a name match)."""

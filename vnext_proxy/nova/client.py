@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import aiohttp
@@ -21,13 +22,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NovaAnswer:
-    status: int
-    headers: Mapping[str, str]
-    body: Any
+    """One answer of Nova. The body is decoded when first read: a caller that
+    already knows these exact bytes (a repeated list) never decodes them."""
 
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("x-openstack-request-id")
+    status: int
+    request_id: str | None
+    raw: bytes
+    content_type: str = "application/json"
+
+    @cached_property
+    def body(self) -> Any:
+        return _decode(self.raw, self.content_type)
 
     @property
     def ok(self) -> bool:
@@ -119,9 +124,7 @@ class NovaClient:
                     # Nova answers JSON or nothing; anything else is not Nova
                     # (a misrouted endpoint, a proxy's error page).
                     raise VNextError(502, f"the compute endpoint answered {resp.content_type}, not Nova's JSON")
-                body = _decode(raw, resp.content_type)
-                # Case-insensitive, as HTTP headers are.
-                return NovaAnswer(resp.status, resp.headers.copy(), body)
+                return NovaAnswer(resp.status, resp.headers.get("x-openstack-request-id"), raw, resp.content_type)
         except TimeoutError as exc:
             self._observe(method, 0)
             log.warning("nova call %s %s timed out", method, url)

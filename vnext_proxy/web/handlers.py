@@ -16,6 +16,7 @@ import jsonschema
 import orjson
 import uritemplate
 from aiohttp import web
+from cachetools import LRUCache
 
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
@@ -98,6 +99,16 @@ def caller_token(request: web.Request) -> str:
     return token
 
 
+#: How many bytes of Nova list answers each list route keeps rendered.
+LISTINGS_KEPT_BYTES = 8 * 2**20
+
+
+@dataclass(frozen=True)
+class _KeptListing:
+    listing: engine.Listing
+    size: int
+
+
 class RouteHandler:
     """Serves one mapping route. Holds the route; does no parsing per request."""
 
@@ -106,6 +117,12 @@ class RouteHandler:
         templates = [c.path for c in route.nova] + [t for c in route.nova for _, t in c.query]
         used = {name for t in templates for name in compile_template(t).names}
         self.provided = used & set(PROVIDED_VARIABLES)
+        # A list answer Nova repeats byte for byte (a dashboard polling an
+        # unchanged project) is neither decoded nor rendered again. Keyed by
+        # the bytes themselves, so any change in them is a miss.
+        self._listings: LRUCache[bytes, _KeptListing] = LRUCache(
+            maxsize=LISTINGS_KEPT_BYTES, getsizeof=lambda kept: kept.size
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = self.route
@@ -196,23 +213,27 @@ class RouteHandler:
         to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
         (listing,) = self.route.nova  # the loader allows one call per list route
 
-        def render(nova_item: Any) -> dict[str, Any] | None:
-            item = engine.render_object(obj_spec, nova_item, ctx)
-            return item if engine.keep(item, in_proxy, values) else None
+        def wanted(item: dict[str, Any]) -> bool:
+            return engine.keep(item, in_proxy, values)
 
-        async def fetch(query: list[tuple[str, str]]) -> list[Any]:
+        async def fetch(query: list[tuple[str, str]]) -> engine.Listing:
             answer = await self._send(request, engine.plan_call(listing, variables, query), token)
-            found = engine.lookup({listing.name: answer.body}, spec.source)
-            return found if isinstance(found, list) else []
+            kept = self._listings.get(answer.raw)
+            if kept is None:
+                rendered = engine.render_listing(obj_spec, listing.name, spec.source, answer.body, ctx)
+                kept = _KeptListing(rendered, len(answer.raw))
+                if kept.size <= LISTINGS_KEPT_BYTES:
+                    self._listings[answer.raw] = kept
+            return kept.listing
 
         headers: dict[str, str] = {}
         if spec.paging.mode == "proxy":
-            kept = [x for x in map(render, await fetch(to_nova)) if x is not None]
+            kept = [item for _, item in await fetch(to_nova) if wanted(item)]
             items, more = engine.page_in_proxy(kept, marker, limit)
             next_marker = str(items[-1]["id"]) if items else None
         else:
             page = await _collect_nova_pages(
-                fetch, render, to_nova, marker, limit, spec.paging.max_scan, filtering=bool(in_proxy)
+                fetch, wanted, to_nova, marker, limit, spec.paging.max_scan, filtering=bool(in_proxy)
             )
             items, more, next_marker = page.items, page.more, page.next_marker
             if page.capped:
@@ -236,8 +257,8 @@ class _Page:
 
 
 async def _collect_nova_pages(
-    fetch: Callable[[list[tuple[str, str]]], Awaitable[list[Any]]],
-    render: Callable[[Any], dict[str, Any] | None],
+    fetch: Callable[[list[tuple[str, str]]], Awaitable[engine.Listing]],
+    wanted: Callable[[dict[str, Any]], bool],
     to_nova: list[tuple[str, str]],
     marker: str | None,
     limit: int,
@@ -256,11 +277,10 @@ async def _collect_nova_pages(
         query = [*to_nova, ("limit", str(size))] + ([("marker", last_scanned)] if last_scanned else [])
         batch = await fetch(query)
         exhausted = len(batch) < size
-        for position, nova_item in enumerate(batch):
+        for position, (nova_id, item) in enumerate(batch):
             scanned += 1
-            last_scanned = str(nova_item["id"])
-            item = render(nova_item)
-            if item is not None:
+            last_scanned = nova_id
+            if wanted(item):
                 items.append(item)
                 if len(items) == limit:
                     left_over = position + 1 < len(batch)
