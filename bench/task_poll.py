@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
@@ -118,8 +117,7 @@ async def measure(n: int, cycles: int, replicas: int = 1) -> dict[str, Any]:
     mappings = load_mappings(ROOT / "mappings")
     with tempfile.TemporaryDirectory() as tmp:
         store = await SqliteTaskStore.open(f"{tmp}/tasks.sqlite3")
-        async with aiohttp.ClientSession() as session:
-            client = NovaClient(session, settings.nova, EndpointResolver(settings.nova))
+        async with NovaClient(settings.nova, EndpointResolver(settings.nova)) as client:
             engine = TaskEngine(mappings, settings, store, client)
             for _ in range(n):
                 await engine.start(nova.add_server(), {"action": "POWER_OFF"}, TOKEN, engine.sender(TOKEN))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
-
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.model import MappingSet
@@ -41,8 +39,7 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
         )
     )
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
-    async with aiohttp.ClientSession() as session:
-        nova = NovaClient(session, settings.nova, resolver)
+    async with NovaClient(settings.nova, resolver) as nova:
         try:
             endpoint = await resolver.endpoint(None)
             findings.append(Finding(True, f"Nova's endpoint is {endpoint}"))

@@ -23,9 +23,8 @@ CALL = PlannedCall("nova", "GET", "/flavors/detail", (("limit", "2"),))
 
 @pytest.fixture
 async def client() -> NovaClient:
-    session = aiohttp.ClientSession()
-    yield NovaClient(session, SETTINGS, EndpointResolver(SETTINGS))
-    await session.close()
+    async with NovaClient(SETTINGS, EndpointResolver(SETTINGS)) as nova:
+        yield nova
 
 
 async def test_sends_token_microversion_and_request_id(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
@@ -42,8 +41,7 @@ async def test_sends_token_microversion_and_request_id(aiohttp_server) -> None: 
     app.router.add_get("/v2.1/flavors/detail", flavors)
     server = await aiohttp_server(app)
     settings = NovaSettings(endpoint=str(server.make_url("/v2.1")), microversion="2.61")
-    async with aiohttp.ClientSession() as session:
-        client = NovaClient(session, settings, EndpointResolver(settings))
+    async with NovaClient(settings, EndpointResolver(settings)) as client:
         answer = await client.send(CALL, token="tok", request_id="req-caller")
     assert answer.status == 200
     assert answer.body == {"flavors": []}
@@ -100,8 +98,7 @@ async def test_a_get_is_retried_once_a_write_never(aiohttp_server) -> None:  # t
     app.router.add_route("*", "/v2.1/flavors/detail", slow_first)
     server = await aiohttp_server(app)
     settings = NovaSettings(endpoint=str(server.make_url("/v2.1")), request_timeout=0.3)
-    async with aiohttp.ClientSession() as session:
-        client = NovaClient(session, settings, EndpointResolver(settings))
+    async with NovaClient(settings, EndpointResolver(settings)) as client:
         answer = await client.send(CALL, token="tok")
         assert answer.status == 200
         assert calls == ["GET", "GET"]

@@ -50,21 +50,40 @@ class NovaAnswer:
 
 
 class NovaClient:
-    """Sends planned calls to Nova with the caller's token and a microversion."""
+    """Sends planned calls to Nova with the caller's token and a microversion.
+
+    Owns its HTTP session (``async with NovaClient(...) as nova``): one pool
+    of kept-alive connections to Nova, shared by every caller's requests.
+    """
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
         settings: NovaSettings,
         resolver: EndpointResolver,
         observe: Callable[[str, int], None] | None = None,
     ) -> None:
-        self._session = session
         self._settings = settings
         self._resolver = resolver
         #: Told (method, status) of every answer; status 0 when none came.
         self._observe = observe or (lambda method, status: None)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
+        self._session = aiohttp.ClientSession(
+            # Every request carries its own caller's token, so nothing Nova
+            # (or a balancer before it) sets as a cookie may reach another
+            # caller: no cookie jar at all.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"Accept": "application/json", "OpenStack-API-Version": f"compute {settings.microversion}"},
+            timeout=self._timeout,
+        )
+
+    async def __aenter__(self) -> NovaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._session.close()
 
     async def send(
         self,
@@ -75,11 +94,10 @@ class NovaClient:
         request_id: str | None = None,
     ) -> NovaAnswer:
         base = await self._resolver.endpoint(token)
-        headers = {
-            "X-Auth-Token": token,
-            "Accept": "application/json",
-            "OpenStack-API-Version": f"compute {microversion or self._settings.microversion}",
-        }
+        # Accept and the configured microversion are the session's headers.
+        headers = {"X-Auth-Token": token}
+        if microversion is not None:
+            headers["OpenStack-API-Version"] = f"compute {microversion}"
         if request_id is not None:
             # Nova records it as the global request id, so logs line up.
             headers["X-OpenStack-Request-ID"] = request_id
@@ -104,7 +122,7 @@ class NovaClient:
         """Nova's version document (the unversioned root; no token needed)."""
         base = await self._resolver.endpoint(None)
         root = base.rsplit("/v2.1", 1)[0] + "/"
-        return await self._request("GET", root, (), None, {"Accept": "application/json"})
+        return await self._request("GET", root, (), None, {})
 
     async def _request(
         self,
@@ -115,9 +133,7 @@ class NovaClient:
         headers: dict[str, str],
     ) -> NovaAnswer:
         try:
-            async with self._session.request(
-                method, url, params=list(query), data=data, headers=headers, timeout=self._timeout
-            ) as resp:
+            async with self._session.request(method, url, params=query or None, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 self._observe(method, resp.status)
                 if 200 <= resp.status < 300 and raw and resp.content_type != "application/json":

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
 from vnext_proxy.aio import spawn
@@ -79,7 +78,7 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
 async def _nova_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
-    async with aiohttp.ClientSession(raise_for_status=False) as session:
-        app[NOVA] = NovaClient(session, settings.nova, resolver, observe=app[METRICS].nova_call)
+    async with NovaClient(settings.nova, resolver, observe=app[METRICS].nova_call) as nova:
+        app[NOVA] = nova
         app[CALLER] = CallerFacts()
         yield

@@ -28,9 +28,13 @@ class Metrics:
 
         # Label lookups take a lock each; a request's series are few and kept.
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._nova_series: dict[tuple[str, int], Any] = {}
 
     def nova_call(self, method: str, status: int) -> None:
-        self.nova_calls.labels(method, str(status)).inc()
+        series = self._nova_series.get((method, status))
+        if series is None:
+            series = self._nova_series[method, status] = self.nova_calls.labels(method, str(status))
+        series.inc()
 
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
