@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vnext_proxy.config import Settings, load_settings
 from vnext_proxy.mapping.loader import load_mappings, microversion_problems
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.yamlsource import InputError, Problem
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEFAULT_MAPPINGS = Settings.mappings_dir
 
@@ -108,6 +113,24 @@ def _check(config: Path) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
+#: Tracked objects allocated (net) before a young collection. Python's 700
+#: is crossed every few requests by the objects of requests in flight,
+#: which are not garbage: each such collection only promotes them.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+async def _settle_garbage_collector(app: web.Application) -> None:
+    """Start-up built what lives as long as the process (mappings, schemas,
+    libraries): freeze it, so full collections scan only what requests
+    make, and collect the young less often. Together these were a quarter
+    of the proxy's CPU per request (bench/overhead.py); requests leave no
+    cyclic garbage, so memory does not grow for it."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+
+
 def _serve(config: Path) -> int:
     import asyncio
 
@@ -133,8 +156,10 @@ def _serve(config: Path) -> int:
     try:
         # The structured access log replaces aiohttp's; run_app stops gracefully
         # on SIGTERM, letting requests in flight finish within shutdown_timeout.
+        app = create_app(settings, mappings)
+        app.on_startup.append(_settle_garbage_collector)
         web.run_app(
-            create_app(settings, mappings),
+            app,
             host=settings.host,
             port=settings.port,
             print=None,

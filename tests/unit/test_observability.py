@@ -64,6 +64,7 @@ async def test_metrics_count_requests_and_nova_calls(aiohttp_client, aiohttp_ser
     assert 'vnext_nova_calls_total{method="GET",status="200"} 1.0' in text
     assert "vnext_request_seconds_bucket" in text
     assert "vnext_running_tasks" in text
+    assert 'python_gc_collections_total{generation="0"}' in text
 
 
 async def test_access_log_is_json_and_never_holds_a_token(

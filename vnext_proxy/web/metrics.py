@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, GCCollector, Histogram, ProcessCollector
 
 
 class Metrics:
@@ -14,6 +14,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         # The process's own figures (memory, CPU, open files, start time).
         ProcessCollector(registry=self.registry)
+        # The garbage collector's work per generation (serve tunes it).
+        GCCollector(registry=self.registry)
         self.requests = Counter(
             "vnext_requests", "vNext requests served", ["route", "method", "status"], registry=self.registry
         )
