@@ -224,3 +224,31 @@ def test_renders_are_kept_but_never_shared_or_stale(mappings: MappingSet) -> Non
     assert changed["spec"]["memory_mb"] == 2048
     other = engine.render_object(spec, NOVA_FLAVOR, RenderContext(id_namespace=uuid.uuid4()))
     assert other["id"] != again["id"]
+
+
+def test_a_listing_pairs_novas_ids_with_the_rendered_items(mappings: MappingSet) -> None:
+    flavors = route(mappings, "server_types")
+    (call,) = flavors.nova
+    spec = mappings.objects["server_type"]
+    body = {"flavors": [NOVA_FLAVOR, {**NOVA_FLAVOR, "id": 7, "name": "m1.other"}]}
+    listing = engine.render_listing(spec, call.name, flavors.response.source, body, CTX)
+    assert [nova_id for nova_id, _ in listing] == ["42", "7"]
+    assert [item for _, item in listing] == [engine.render_object(spec, f, CTX) for f in body["flavors"]]
+    assert engine.render_listing(spec, call.name, flavors.response.source, {"flavors": None}, CTX) == ()
+    # Availability zones have no id in Nova: the listing says so.
+    zones = route(mappings, "placements")
+    body = {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}]}
+    ((zone_id, zone),) = engine.render_listing(
+        mappings.objects["placement"], zones.nova[0].name, zones.response.source, body, CTX
+    )
+    assert zone_id is None
+    assert zone["name"] == "nova"
+
+
+def test_a_listing_of_something_other_than_objects_is_502(mappings: MappingSet) -> None:
+    flavors = route(mappings, "server_types")
+    with pytest.raises(VNextError) as raised:
+        engine.render_listing(
+            mappings.objects["server_type"], flavors.nova[0].name, flavors.response.source, {"flavors": ["x"]}, CTX
+        )
+    assert raised.value.status == 502

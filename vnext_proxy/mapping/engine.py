@@ -180,8 +180,9 @@ def _render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderCon
     return rendered
 
 
-#: A Nova list answer rendered: (Nova id, vNext item) per object, in Nova's order.
-Listing = tuple[tuple[str, dict[str, Any]], ...]
+#: A Nova list answer rendered: (Nova id, vNext item) per object, in Nova's
+#: order. The id is None for objects Nova gives none (availability zones).
+Listing = tuple[tuple[str | None, dict[str, Any]], ...]
 
 
 def render_listing(spec: ObjectSpec, call_name: str, source: Sequence[str], body: Any, ctx: RenderContext) -> Listing:
@@ -191,7 +192,12 @@ def render_listing(spec: ObjectSpec, call_name: str, source: Sequence[str], body
     found = lookup({call_name: body}, source)
     if not isinstance(found, list):
         return ()
-    return tuple((str(nova_obj["id"]), render_object(spec, nova_obj, ctx)) for nova_obj in found)
+    if not all(isinstance(nova_obj, Mapping) for nova_obj in found):
+        raise VNextError(502, f"Nova's answer lists something other than objects at {'.'.join(source[1:])}")
+    return tuple(
+        (None if nova_obj.get("id") is None else str(nova_obj["id"]), render_object(spec, nova_obj, ctx))
+        for nova_obj in found
+    )
 
 
 def select_item(items: Sequence[dict[str, Any]], selector: Selector, wanted: str) -> dict[str, Any] | None:

@@ -278,6 +278,8 @@ async def _collect_nova_pages(
         batch = await fetch(query)
         exhausted = len(batch) < size
         for position, (nova_id, item) in enumerate(batch):
+            if nova_id is None:
+                raise VNextError(502, "Nova's answer lists an object without an id")
             scanned += 1
             last_scanned = nova_id
             if wanted(item):
