@@ -119,7 +119,7 @@ def _check(config: Path) -> int:
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
-async def _settle_garbage_collector(app: web.Application) -> None:
+async def settle_garbage_collector(app: web.Application) -> None:
     """Start-up built what lives as long as the process (mappings, schemas,
     libraries): freeze it, so full collections scan only what requests
     make, and collect the young less often. Together these were a quarter
@@ -157,7 +157,7 @@ def _serve(config: Path) -> int:
         # The structured access log replaces aiohttp's; run_app stops gracefully
         # on SIGTERM, letting requests in flight finish within shutdown_timeout.
         app = create_app(settings, mappings)
-        app.on_startup.append(_settle_garbage_collector)
+        app.on_startup.append(settle_garbage_collector)
         web.run_app(
             app,
             host=settings.host,
