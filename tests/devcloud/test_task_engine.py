@@ -120,6 +120,17 @@ async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: 
     create = [t for t in tasks if t["action"] == "CREATE"]
     assert len(create) == 1
     assert create[0]["state"] == "COMPLETED"
+    # A task rebuilt from Nova's history, once listed, is found by its id,
+    # listed once again, and hidden from another project.
+    rebuilt = await proxy.get(f"/server_tasks/{by_request[direct_id]['id']}", headers=MEMBER)
+    assert rebuilt.status == 200
+    assert await rebuilt.json() == by_request[direct_id]
+    relisted = (await (await proxy.get(f"/servers/{server_id}/tasks?limit=100", headers=MEMBER)).json())["tasks"]
+    assert relisted == tasks
+    hidden = await proxy.get(
+        f"/server_tasks/{by_request[direct_id]['id']}", headers={"X-Auth-Token": "devcloud-member-b"}
+    )
+    assert hidden.status == 404
     items = await (await proxy.get(f"/server_tasks/{ours['id']}/items", headers=MEMBER)).json()
     assert [i["action"] for i in items["items"]] == ["POWERING_OFF"]
     assert items["items"][0]["state"] == "COMPLETED"

@@ -48,6 +48,13 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     merged = merge_history(
         stored, actions.get("instanceActions", []), server, request.app[MAPPINGS], settings.id_namespace
     )
+    # A task rebuilt from Nova's history is kept once it has ended, so its id
+    # (known only from this listing) answers GET /server_tasks/{id} too. One
+    # still running is not: the poller would treat it as the proxy's own.
+    stored_ids = {t.id for t in stored}
+    for task in merged:
+        if task.id not in stored_ids and task.state != RUNNING:
+            await engine.store.add_task(task)
     return page_response(request, "tasks", [task_view(t) for t in _filter(request, merged, lambda t: t.created_at)])
 
 
