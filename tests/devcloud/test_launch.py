@@ -136,6 +136,38 @@ async def test_over_quota_is_refused_before_launching(proxy: TestClient, nova_as
     assert not any(s["OS-EXT-SRV-ATTR:hostname"].startswith("many-") for s in nova_servers(nova_as).values())
 
 
+async def test_an_admin_naming_another_project_is_refused_before_launching(  # type: ignore[no-untyped-def]
+    proxy: TestClient, nova_as, keypair: str
+) -> None:
+    """Nova launches into the token's project whatever the URL says, so an
+    admin (who may see project A) cannot launch there with the admin
+    project's token; nothing is launched anywhere."""
+    admin = nova_as("devcloud-admin")
+
+    def hostnames() -> set[str]:
+        servers = admin.compute.get("/servers/detail?all_tenants=1", headers=MV).json()["servers"]
+        return {s["OS-EXT-SRV-ATTR:hostname"] for s in servers}
+
+    ids = await vnext_ids(proxy, keypair)
+    body = {
+        "defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
+        "servers": [{"hostname": "admin-elsewhere"}],
+    }
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers={"X-Auth-Token": "devcloud-admin"})
+    assert resp.status == 403, await resp.text()
+    assert f"scoped to {PROJECT_A}" in (await resp.json())["error"]["message"]
+    assert "admin-elsewhere" not in hostnames()
+    # The same launch with a token scoped to project A goes through.
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 202, await resp.text()
+    (launched,) = await resp.json()
+    try:
+        project = admin.compute.get(f"/servers/{launched['id']}", headers=MV).json()["server"]["tenant_id"]
+        assert project == PROJECT_A
+    finally:
+        nova_as("devcloud-member-a").compute.delete(f"/servers/{launched['id']}", headers=MV)
+
+
 async def test_bad_launch_requests(proxy: TestClient) -> None:
     other = await proxy.post(
         f"/projects/{PROJECT_A}/servers", json={"servers": [{}]}, headers={"X-Auth-Token": "devcloud-member-b"}

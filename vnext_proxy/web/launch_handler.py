@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -89,6 +90,18 @@ def _validate_shape(request: web.Request, body: Any) -> None:
 Send = Callable[..., Awaitable[NovaAnswer]]
 
 
+#: The project ids Nova's legacy URL form /v2.1/{project_id}/... accepts.
+_NOVA_PROJECT_ID = re.compile(r"^[0-9a-f-]+$")
+
+
+def _limits_path(project: str) -> str:
+    """Nova launches into the token's project, whatever the vNext URL names.
+    Nova's legacy URL form answers 400 unless its project is the token's, so
+    reading the quota there stops an admin who names another project before
+    anything is launched (members cannot name another: it is 404 for them)."""
+    return f"/{project}/limits" if _NOVA_PROJECT_ID.match(project) else "/limits"
+
+
 async def _facts(
     request: web.Request, send: Send, project: str, token: str, servers: list[dict[str, Any]]
 ) -> launch.NovaFacts:
@@ -107,10 +120,16 @@ async def _facts(
         send(PlannedCall("keypairs", "GET", "/os-keypairs")),
         send(PlannedCall("zones", "GET", "/os-availability-zone")),
         send(PlannedCall("servers", "GET", "/servers/detail", (*scope, ("limit", "1000")))),
-        send(PlannedCall("limits", "GET", "/limits")),
+        send(PlannedCall("limits", "GET", _limits_path(project))),
         # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
         *(send(PlannedCall("image", "GET", f"/images/{t}"), microversion="2.35") for t in templates),
     )
+    if limits_a.status == 400 and _NOVA_PROJECT_ID.match(project):
+        raise VNextError(
+            403,
+            f"Nova launches into the project the token is scoped to, and that is not {project}: "
+            f"launch with a token scoped to {project}",
+        )
     for answer in (flavors_a, keypairs_a, zones_a, servers_a, limits_a):
         if not answer.ok:
             raise from_nova(answer.status, answer.body)
