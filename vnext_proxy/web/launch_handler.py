@@ -91,7 +91,7 @@ Send = Callable[..., Awaitable[NovaAnswer]]
 
 
 #: The project ids Nova's legacy URL form /v2.1/{project_id}/... accepts.
-_NOVA_PROJECT_ID = re.compile(r"^[0-9a-f-]+$")
+_NOVA_PROJECT_ID = re.compile(r"[0-9a-f-]+")
 
 
 def _limits_path(project: str) -> str:
@@ -99,7 +99,7 @@ def _limits_path(project: str) -> str:
     Nova's legacy URL form answers 400 unless its project is the token's, so
     reading the quota there stops an admin who names another project before
     anything is launched (members cannot name another: it is 404 for them)."""
-    return f"/{project}/limits" if _NOVA_PROJECT_ID.match(project) else "/limits"
+    return f"/{project}/limits" if _NOVA_PROJECT_ID.fullmatch(project) else "/limits"
 
 
 async def _facts(
@@ -124,7 +124,7 @@ async def _facts(
         # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
         *(send(PlannedCall("image", "GET", f"/images/{t}"), microversion="2.35") for t in templates),
     )
-    if limits_a.status == 400 and _NOVA_PROJECT_ID.match(project):
+    if limits_a.status == 400 and _NOVA_PROJECT_ID.fullmatch(project):
         raise VNextError(
             403,
             f"Nova launches into the project the token is scoped to, and that is not {project}: "
