@@ -66,14 +66,13 @@ class NovaClient:
         self._resolver = resolver
         #: Told (method, status) of every answer; status 0 when none came.
         self._observe = observe or (lambda method, status: None)
-        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
         self._session = aiohttp.ClientSession(
             # Every request carries its own caller's token, so nothing Nova
             # (or a balancer before it) sets as a cookie may reach another
             # caller: no cookie jar at all.
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"Accept": "application/json", "OpenStack-API-Version": f"compute {settings.microversion}"},
-            timeout=self._timeout,
+            timeout=aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout),
         )
 
     async def __aenter__(self) -> NovaClient:

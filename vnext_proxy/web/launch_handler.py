@@ -94,14 +94,6 @@ Send = Callable[..., Awaitable[NovaAnswer]]
 _NOVA_PROJECT_ID = re.compile(r"[0-9a-f-]+")
 
 
-def _limits_path(project: str) -> str:
-    """Nova launches into the token's project, whatever the vNext URL names.
-    Nova's legacy URL form answers 400 unless its project is the token's, so
-    reading the quota there stops an admin who names another project before
-    anything is launched (members cannot name another: it is 404 for them)."""
-    return f"/{project}/limits" if _NOVA_PROJECT_ID.fullmatch(project) else "/limits"
-
-
 async def _facts(
     request: web.Request, send: Send, project: str, token: str, servers: list[dict[str, Any]]
 ) -> launch.NovaFacts:
@@ -115,16 +107,22 @@ async def _facts(
     admin = await request.app[CALLER].is_admin(token, sender)
     scope = (("all_tenants", "1"), ("project_id", project)) if admin else ()
     templates = sorted({s["template_id"] for s in servers if isinstance(s.get("template_id"), str)})
+    # Nova launches into the token's project, whatever the vNext URL names.
+    # Its legacy URL form answers 400 unless its project is the token's, so
+    # reading the quota there stops an admin who names another project before
+    # anything is launched (members cannot name another: it is 404 for them).
+    checks_scope = _NOVA_PROJECT_ID.fullmatch(project) is not None
+    limits_path = f"/{project}/limits" if checks_scope else "/limits"
     flavors_a, keypairs_a, zones_a, servers_a, limits_a, *images_a = await asyncio.gather(
         send(PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))),
         send(PlannedCall("keypairs", "GET", "/os-keypairs")),
         send(PlannedCall("zones", "GET", "/os-availability-zone")),
         send(PlannedCall("servers", "GET", "/servers/detail", (*scope, ("limit", "1000")))),
-        send(PlannedCall("limits", "GET", _limits_path(project))),
+        send(PlannedCall("limits", "GET", limits_path)),
         # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
         *(send(PlannedCall("image", "GET", f"/images/{t}"), microversion="2.35") for t in templates),
     )
-    if limits_a.status == 400 and _NOVA_PROJECT_ID.fullmatch(project):
+    if limits_a.status == 400 and checks_scope:
         raise VNextError(
             403,
             f"Nova launches into the project the token is scoped to, and that is not {project}: "
