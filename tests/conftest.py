@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from helpers import POSTGRES
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.process import DevCloudProcess
@@ -19,7 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def mappings() -> MappingSet:
-    return load_mappings(ROOT / "mappings")
+    return load_mappings()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The PostgreSQL URL for the store and replica tests, once it answers.
+    Where there is none they are skipped, with the reason; under CI
+    (CI=true) that is a failure, never a silent skip."""
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(POSTGRES, timeout=5)
+        await conn.close()
+
+    try:
+        # In a thread of its own: an async fixture may ask first, in a running loop.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, probe()).result()
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        reason = f"PostgreSQL is not at {POSTGRES} ({exc}); start it, or name another in VNEXT_TEST_POSTGRES"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    return POSTGRES
 
 
 @pytest.fixture(scope="session")

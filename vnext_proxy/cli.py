@@ -12,19 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vnext_proxy import __version__
 from vnext_proxy.config import Settings, load_settings
-from vnext_proxy.mapping.loader import load_mappings, microversion_problems
+from vnext_proxy.mapping.loader import load_mappings, microversion_problems, packaged_mappings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.yamlsource import InputError, Problem
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-DEFAULT_MAPPINGS = Settings.mappings_dir
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vnext-proxy", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the proxy")
@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["check", "table"],
         help="check: validate every mapping file; table: print the gap table generated from them (Markdown)",
     )
-    mappings.add_argument("--dir", type=Path, default=DEFAULT_MAPPINGS, help="the mappings directory")
+    mappings.add_argument(
+        "--dir", type=Path, default=None, help="a mappings directory (default: the mappings shipped in the package)"
+    )
     mappings.add_argument(
         "--update-readme", type=Path, metavar="README", help="with table: replace the table between its markers"
     )
@@ -87,9 +89,8 @@ def _load(config: Path) -> tuple[Settings, MappingSet]:
         settings = load_settings(config)
     except InputError as exc:
         problems.extend(exc.problems)
-    mappings_dir = settings.mappings_dir if settings else DEFAULT_MAPPINGS
     try:
-        mappings = load_mappings(mappings_dir)
+        mappings = load_mappings(settings.mappings_dir if settings else None)
     except InputError as exc:
         problems.extend(exc.problems)
     if problems or settings is None:
@@ -222,9 +223,10 @@ def _update_readme(readme: Path, table: str) -> int:
     return 0
 
 
-def _mappings_check(directory: Path) -> int:
+def _mappings_check(directory: Path | None) -> int:
     mappings = load_mappings(directory)
-    print(f"ok: {len(mappings.routes)} routes and {len(mappings.objects)} objects in {directory}")
+    where = directory or packaged_mappings()
+    print(f"ok: {len(mappings.routes)} routes and {len(mappings.objects)} objects in {where}")
     return 0
 
 

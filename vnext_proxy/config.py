@@ -171,7 +171,8 @@ class Settings:
     tasks: TaskSettings = TaskSettings()
     store_url: str = "sqlite:///var/vnext-proxy.sqlite3"
     log_level: str = "INFO"
-    mappings_dir: Path = Path(__file__).resolve().parent.parent / "mappings"
+    #: An operator's own mappings; None serves the ones shipped in the package.
+    mappings_dir: Path | None = None
     #: Namespace of the UUIDv5 ids given to Nova ids that are not UUIDs.
     #: Changing it changes every such id, so keep it stable once serving.
     id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE

@@ -39,8 +39,7 @@ async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
     await web.TCPSite(runner, settings.host, port).start()
     base = f"http://{settings.host}:{port}"
     try:
-        await _tour(base)
-        await _task_tour(base, nova_endpoint)
+        await tour(base, nova_endpoint)
         if once:
             return 0
         print("\nThe proxy keeps running; press Ctrl-C to stop both.", flush=True)
@@ -54,7 +53,14 @@ async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
         await runner.cleanup()
 
 
-async def _tour(base: str) -> None:
+async def tour(base: str, nova_endpoint: str) -> str:
+    """The demo's calls, made to the proxy at ``base`` in front of devcloud at
+    ``nova_endpoint``: read, launch, a task. The id of the server launched."""
+    await _read_tour(base)
+    return await _task_tour(base, nova_endpoint)
+
+
+async def _read_tour(base: str) -> None:
     print(f"\nvnext-proxy is serving the vNext API at {base}")
     print(f"devcloud accepts these tokens, among others: {TOKEN} (a member of project {PROJECT_A}),")
     print("devcloud-admin (an admin). `vnext-proxy devcloud` lists them all.\n")
@@ -80,7 +86,7 @@ MV = {"OpenStack-API-Version": "compute 2.100"}
 DEMO_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm demo"
 
 
-async def _task_tour(base: str, nova_endpoint: str) -> None:
+async def _task_tour(base: str, nova_endpoint: str) -> str:
     headers = {"X-Auth-Token": TOKEN}
     async with aiohttp.ClientSession(headers=headers) as session:
         # vNext has no keypair API (keypairs are the Identity side's); the
@@ -109,7 +115,7 @@ async def _task_tour(base: str, nova_endpoint: str) -> None:
             launched = await resp.json()
         print(f"HTTP {resp.status}")
         print(_excerpt(launched, limit=700), "\n")
-        server_id = launched[0]["id"]
+        server_id: str = launched[0]["id"]
         print(f"$ curl -s -I -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
         for _ in range(120):
             async with session.head(f"{base}/servers/{server_id}") as resp:
@@ -145,6 +151,7 @@ async def _task_tour(base: str, nova_endpoint: str) -> None:
         print(f"\n$ curl -s -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}/tasks   # its history")
         print(f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'X-VNext-Explain: 1' {base}/servers/{server_id}")
         print("  (the answer plus the Nova calls made for it)\n", flush=True)
+    return server_id
 
 
 def _excerpt(body: object, limit: int = 1200) -> str:

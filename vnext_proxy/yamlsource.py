@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -63,7 +63,7 @@ class YamlDocument:
         return Problem(self.file, self.line_of(path), dotted(path), reason)
 
 
-def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
+def load_yaml(path: Traversable, display_name: str | None = None) -> YamlDocument:
     name = display_name or str(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vnext_proxy.config import load_settings, parse_settings
+from vnext_proxy.mapping.loader import packaged_mappings
 from vnext_proxy.yamlsource import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +97,23 @@ def test_serve_refuses_a_bad_config_with_one_line_per_problem(tmp_path: Path) ->
         f"error: {config}:4: listen.prot: unknown key (known keys: host, port, workers)",
         f"error: {config}:3: nova.timeouts.connect: must be a number, got 'soon'",
     ]
+
+
+def test_mappings_dir_names_the_operators_own_mappings(tmp_path: Path) -> None:
+    """The package serves its own mappings unless the config names others:
+    then those are read, and their problems stop start-up with file and line."""
+    own = tmp_path / "my-mappings"
+    shutil.copytree(str(packaged_mappings()), own)
+    text = (own / "servers.yaml").read_text()
+    (own / "servers.yaml").write_text(text.replace("method: GET", "method: FETCH", 1))
+    config = tmp_path / "c.yaml"
+    config.write_text("nova:\n  endpoint: http://127.0.0.1:9/v2.1\nmappings_dir: my-mappings\n")
+    assert load_settings(config).mappings_dir == own
+    result = subprocess.run(
+        [sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    line = text[: text.index("method: GET")].count("\n") + 1
+    assert result.stderr.startswith(f"error: my-mappings/servers.yaml:{line}: "), result.stderr
+    assert load_settings(ROOT / "config.example.yaml").mappings_dir is None

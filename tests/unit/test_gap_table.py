@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from vnext_proxy.mapping.gapreport import gap_table_markdown
+from vnext_proxy.mapping.loader import packaged_mappings
 from vnext_proxy.mapping.model import MappingSet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +35,7 @@ def test_readme_shows_the_generated_table(mappings: MappingSet) -> None:
 
 def test_mappings_check_refuses_a_broken_mapping_with_file_and_line(tmp_path: Path) -> None:
     broken = tmp_path / "mappings"
-    subprocess.run(["cp", "-r", str(ROOT / "mappings"), str(broken)], check=True)
+    shutil.copytree(str(packaged_mappings()), broken)
     text = (broken / "servers.yaml").read_text()
     (broken / "servers.yaml").write_text(text.replace("path: /servers/{server_id}\n", "path: /servers/{id}\n", 1))
     result = subprocess.run(

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from jsonschema.validators import validator_for
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT / "mappings" / "schemas"
+from vnext_proxy.mapping.loader import packaged_mappings
+
+# The schemas as the package ships them (a folder whenever tests run).
+SCHEMAS = Path(str(packaged_mappings() / "schemas"))
 EXAMPLES = Path(__file__).resolve().parent / "spec_examples"
 
 KINDS = {"server_type", "server_group", "server_task", "server_task_item", "server", "tag", "property", "placement"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from vnext_proxy.yamlsource import Problem
 
@@ -31,7 +31,7 @@ class GapRow:
     line: int
 
 
-def read_gap_rows(directory: Path) -> tuple[dict[str, GapRow], list[Problem]]:
+def read_gap_rows(directory: Traversable) -> tuple[dict[str, GapRow], list[Problem]]:
     """Rows keyed by purpose, from both revisions of the gap analysis."""
     rows: dict[str, GapRow] = {}
     problems: list[Problem] = []
@@ -40,7 +40,7 @@ def read_gap_rows(directory: Path) -> tuple[dict[str, GapRow], list[Problem]]:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            problems.append(Problem(str(path), 0, "", f"cannot read the gap table: {exc.strerror}"))
+            problems.append(Problem(f"{directory.name}/{name}", 0, "", f"cannot read the gap table: {exc.strerror}"))
             continue
         seen: set[str] = set()
         for section, purpose, v2, vnext, line in _table_rows(text):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import jsonschema
@@ -46,16 +47,29 @@ from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, l
 _EXPRESSION = re.compile(r"\{([^{}]*)\}")
 _VARNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-#: The gap tables live beside the mappings, so a clean checkout is complete.
+#: The gap tables live beside the mappings, so the mappings are complete on their own.
 GAP_DIR = "spec"
 #: The JSON-Schema documents served at /schemas/{object}.
 SCHEMA_DIR = "schemas"
 
 
-def _read_schemas(directory: Path) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+def packaged_mappings() -> Traversable:
+    """The mappings that ship inside the package: the default unless the
+    config names a ``mappings_dir``. Read as package resources, so an
+    installed wheel finds them wherever it is installed."""
+    return files("vnext_proxy") / "mappings"
+
+
+def _files_named(directory: Traversable, suffix: str) -> list[Traversable]:
+    if not directory.is_dir():
+        return []
+    return sorted((f for f in directory.iterdir() if f.is_file() and f.name.endswith(suffix)), key=lambda f: f.name)
+
+
+def _read_schemas(directory: Traversable) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
     schemas: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
-    for path in sorted(directory.glob("*.json")):
+    for path in _files_named(directory, ".json"):
         name = f"{directory.name}/{path.name}"
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
@@ -66,16 +80,20 @@ def _read_schemas(directory: Path) -> tuple[dict[str, dict[str, Any]], list[Prob
         except jsonschema.SchemaError as exc:
             problems.append(Problem(name, 0, "/".join(map(str, exc.path)), f"not a valid JSON-Schema: {exc.message}"))
             continue
-        schemas[path.stem] = schema
+        schemas[path.name.removesuffix(".json")] = schema
     return schemas, problems
 
 
-def load_mappings(directory: Path) -> MappingSet:
-    """Read all mapping files in ``directory``; raise InputError on any problem."""
-    files = sorted(directory.glob("*.yaml"))
-    if not files:
+def load_mappings(directory: Traversable | None = None) -> MappingSet:
+    """Read all mapping files in ``directory`` (by default the package's own,
+    :func:`packaged_mappings`); raise InputError on any problem."""
+    if directory is None:
+        directory = packaged_mappings()
+    mapping_files = _files_named(directory, ".yaml")
+    if not mapping_files:
         raise InputError([Problem(str(directory), 0, "", "no mapping files (*.yaml) found")])
-    docs = [load_yaml(f, display_name=_display(f)) for f in files]
+    # Named as in the repository (mappings/servers.yaml), wherever they are read from.
+    docs = [load_yaml(f, display_name=f"{directory.name}/{f.name}") for f in mapping_files]
     problems: list[Problem] = [p for d in docs for p in d.problems]
     for doc in docs:
         if not doc.problems and doc.data is not None:
@@ -111,10 +129,6 @@ def microversion_problems(mappings: MappingSet, configured: str) -> list[Problem
         for call in route.nova
         if call.min_microversion > (major, minor)
     ]
-
-
-def _display(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
 
 
 def _path(text: str) -> tuple[str, ...]:
