@@ -1,29 +1,71 @@
-"""What several test modules need: free ports, `vnext-proxy serve` as a
-process, and a PostgreSQL schema of a test's own."""
+"""What several test modules need: ports for servers in other processes,
+`vnext-proxy serve` as a process, and a PostgreSQL schema of a test's own."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import random
 import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 from aiohttp import web
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+#: The PostgreSQL the store and replica tests use (the conftest's `postgres`
+#: fixture checks it is there): the machine's, unless VNEXT_TEST_POSTGRES names another.
+POSTGRES = os.environ.get("VNEXT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+_EPHEMERAL = _ephemeral_ports()
+#: Ports below the ephemeral range. Every port-0 bind (this process's test
+#: servers, devcloud, outgoing connections) is drawn from that range, so
+#: nothing can be given one of these before the process it is meant for
+#: binds it. A random start keeps two runs on one machine apart.
+_OUR_PORTS = range(max(1024, _EPHEMERAL.start - 12_000), _EPHEMERAL.start)
+_next_offset = itertools.count(random.randrange(len(_OUR_PORTS)))
 
 
 def free_port() -> int:
+    """A port for a server in another process to listen on: outside the
+    ephemeral range, unused when handed out, and never handed out twice in
+    one test run. (Binding port 0 and closing it again would not do: the
+    next test server in this process may be given the same port.)"""
+    for _ in range(len(_OUR_PORTS)):
+        port = _OUR_PORTS[next(_next_offset) % len(_OUR_PORTS)]
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {_OUR_PORTS}")
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections while the block runs: bound but not
+    listening, so it is nobody else's either."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
-        return port
+        yield port
 
 
 async def nova_versions(request: web.Request) -> web.Response:
@@ -31,10 +73,14 @@ async def nova_versions(request: web.Request) -> web.Response:
     return web.json_response({"versions": [{"id": "v2.1", "version": "2.104", "min_version": "2.1"}]})
 
 
-async def start_proxy(config: Path, port: int, wait: float = 30) -> asyncio.subprocess.Process:
-    """``vnext-proxy serve --config config``, once it answers /healthcheck on ``port``."""
+async def start_proxy(
+    config: Path, port: int, wait: float = 30, command: str | None = None, cwd: Path | None = None
+) -> asyncio.subprocess.Process:
+    """``vnext-proxy serve --config config`` (this checkout's, unless
+    ``command`` names another), once it answers /healthcheck on ``port``."""
+    program = [command] if command else [sys.executable, "-m", "vnext_proxy"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config),
+        *program, "serve", "--config", str(config), cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + wait

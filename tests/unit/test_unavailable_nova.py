@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from helpers import refused_port
 
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.mapping.model import MappingSet
@@ -16,17 +16,11 @@ from vnext_proxy.web.app import create_app
 MEMBER = {"X-Auth-Token": "any-token"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # closed again when the socket is
-
-
 async def test_nova_down_is_503(aiohttp_client, mappings: MappingSet) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(nova=NovaSettings(endpoint=f"http://127.0.0.1:{_closed_port()}/v2.1"))
-    proxy: TestClient = await aiohttp_client(create_app(settings, mappings))
-    resp = await proxy.get("/servers/4bc17469-d2c0-40a3-8e4b-75b9271f97b2", headers=MEMBER)
+    with refused_port() as nova_port:
+        settings = Settings(nova=NovaSettings(endpoint=f"http://127.0.0.1:{nova_port}/v2.1"))
+        proxy: TestClient = await aiohttp_client(create_app(settings, mappings))
+        resp = await proxy.get("/servers/4bc17469-d2c0-40a3-8e4b-75b9271f97b2", headers=MEMBER)
     assert resp.status == 503
     assert int(resp.headers["Retry-After"]) > 0
     body = await resp.json()
