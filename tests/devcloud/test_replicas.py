@@ -34,7 +34,7 @@ class Replica:
 
 
 @pytest.fixture
-async def schema() -> AsyncIterator[str]:
+async def schema(postgres: str) -> AsyncIterator[str]:
     async with postgres_schema("vnext_replicas") as name:
         yield name
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import POSTGRES, postgres_schema
+from helpers import postgres_schema
 
 from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.stores import TaskStore, open_store
@@ -25,8 +25,9 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/tasks.sqlite3"
         return
+    postgres = request.getfixturevalue("postgres")
     async with postgres_schema("vnext_test") as schema:
-        yield f"{POSTGRES}?schema={schema}"
+        yield f"{postgres}?schema={schema}"
 
 
 @pytest.fixture
