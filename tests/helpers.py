@@ -32,12 +32,12 @@ def _ephemeral_ports() -> range:
     return range(low, high + 1)
 
 
-_EPHEMERAL = _ephemeral_ports()
+EPHEMERAL_PORTS = _ephemeral_ports()
 #: Ports below the ephemeral range. Every port-0 bind (this process's test
 #: servers, devcloud, outgoing connections) is drawn from that range, so
 #: nothing can be given one of these before the process it is meant for
 #: binds it. A random start keeps two runs on one machine apart.
-_OUR_PORTS = range(max(1024, _EPHEMERAL.start - 12_000), _EPHEMERAL.start)
+_OUR_PORTS = range(max(1024, EPHEMERAL_PORTS.start - 12_000), EPHEMERAL_PORTS.start)
 _next_offset = itertools.count(random.randrange(len(_OUR_PORTS)))
 
 
