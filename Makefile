@@ -3,8 +3,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
+# The newest Python the proxy supports; `make test` runs the unit tests on it
+# too. `make test-unit PY=3.12` does the same on another.
+PY ?= 3.13
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint setup test-unit clean
 
 setup: $(STAMP)
 
@@ -23,8 +26,21 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vnext-proxy mappings check
 
+# Every test, on $(PYTHON): the tests against devcloud include one that builds
+# the wheel and runs it from a fresh virtualenv outside the checkout.
 test: lint
 	$(VENV)/bin/pytest
+	$(MAKE) test-unit PY=$(PY)
+
+# The proxy without the devcloud extra (no Nova), on Python $(PY).
+.venv-%/.installed-stamp: pyproject.toml
+	python$* -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+test-unit: .venv-$(PY)/.installed-stamp
+	.venv-$(PY)/bin/pytest tests/unit tests/stores
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-3.* var build .mypy_cache .ruff_cache .pytest_cache
