@@ -50,3 +50,46 @@ async def test_backs_off_then_recovers() -> None:
         await poller.run(sleep=sleep)
     assert delays == [4.0, 8.0, 10.0, 10.0, 2.0, 2.0, 2.0]
     assert poller.cycles == 3
+
+
+async def test_deadlines_hold_while_nova_cannot_be_read(tmp_path, mappings) -> None:  # type: ignore[no-untyped-def]
+    """A running task past its deadline is TIMED_OUT in the next cycle,
+    whether its token is held (and Nova is down) or not held at all."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import refused_port
+
+    from vnext_proxy.config import NovaSettings, Settings
+    from vnext_proxy.nova.client import NovaClient
+    from vnext_proxy.nova.endpoint import EndpointResolver
+    from vnext_proxy.stores import open_store
+    from vnext_proxy.tasks.engine import TaskEngine
+    from vnext_proxy.tasks.model import RUNNING, TIMED_OUT, Task
+
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+
+    def overdue(n: int) -> Task:
+        return Task(
+            id=f"00000000-0000-4000-8000-00000000000{n}", server_id=f"server-{n}", project_id="p", action="REBOOT",
+            state=RUNNING, created_at=long_ago, created_by=None, deadline_at=long_ago + timedelta(minutes=1),
+        )  # fmt: skip
+
+    with refused_port() as port:
+        settings = Settings(nova=NovaSettings(endpoint=f"http://127.0.0.1:{port}/v2.1"))
+        store = await open_store(f"sqlite:///{tmp_path}/t.sqlite3")
+        try:
+            async with NovaClient(settings.nova, EndpointResolver(settings.nova, None)) as nova:
+                engine = TaskEngine(mappings, settings, store, nova)
+                held, unheld = overdue(1), overdue(2)
+                for task in (held, unheld):
+                    await store.add_task(task)
+                engine._tokens[held.id] = "a-token"  # as start() keeps it
+                await TaskPoller(engine, interval=1.0).poll_once()
+                for task in (held, unheld):
+                    ended = await store.get_task(task.id)
+                    assert ended is not None
+                    assert ended.state == TIMED_OUT
+                    assert ended.reason is not None
+                    assert "deadline" in ended.reason
+        finally:
+            await store.close()

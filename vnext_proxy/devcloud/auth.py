@@ -8,10 +8,11 @@ headers that auth_token sets, so Nova builds its request context the real way
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from vnext_proxy.devcloud.identities import ADMIN_PROJECT, IDENTITIES, PASSWORDS, TOKENS
+from vnext_proxy.devcloud.identities import ADMIN_PROJECT, IDENTITIES, PASSWORDS, TOKENS, Identity
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -40,6 +41,14 @@ _PUBLIC_PATHS = frozenset({"", "/", "/v2.1", "/v2.1/"})
 KEYSTONE_PREFIX = "/identity/v3"
 _UNAUTHENTICATED = "The request you have made requires authentication."
 
+#: Tokens issued by sign-ins, until revoked (DELETE /identity/v3/auth/tokens,
+#: as in Keystone): how tests make a token stop working while the proxy holds it.
+_ISSUED: dict[str, Identity] = {}
+
+
+def identity_of(token: str) -> Identity | None:
+    return TOKENS.get(token) or _ISSUED.get(token)
+
 
 def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """Just enough of Keystone v3 for keystoneauth1: password or token sign-in
@@ -54,6 +63,13 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
         start_response(status, headers)
         return [data]
 
+    if environ.get("PATH_INFO") == f"{KEYSTONE_PREFIX}/auth/tokens" and environ.get("REQUEST_METHOD") == "DELETE":
+        if identity_of(environ.get("HTTP_X_AUTH_TOKEN", "")) is None:
+            return answer("401 Unauthorized", {"error": {"code": 401, "message": _UNAUTHENTICATED}})
+        if _ISSUED.pop(environ.get("HTTP_X_SUBJECT_TOKEN", ""), None) is None:
+            return answer("404 Not Found", {"error": {"code": 404, "message": "no such token"}})
+        start_response("204 No Content", [])
+        return []
     if environ.get("PATH_INFO") != f"{KEYSTONE_PREFIX}/auth/tokens" or environ.get("REQUEST_METHOD") != "POST":
         return answer("404 Not Found", {"error": {"code": 404, "message": "devcloud's Keystone has no such route"}})
     try:
@@ -67,11 +83,11 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
         if PASSWORDS.get(user.get("name", "")) == user.get("password"):
             found = next((i for i in IDENTITIES if i.user_name == user.get("name")), None)
     elif "token" in identity.get("methods", []):
-        found = TOKENS.get(identity.get("token", {}).get("id", ""))
+        found = identity_of(identity.get("token", {}).get("id", ""))
     if found is None:
         return answer(
             "401 Unauthorized",
-            {"error": {"code": 401, "message": "The request you have made requires authentication."}},
+            {"error": {"code": 401, "message": _UNAUTHENTICATED}},
         )
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     domain = {"id": "default", "name": "Default"}
@@ -92,7 +108,9 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
             ],
         }
     }  # fmt: skip
-    return answer("201 Created", body, token=found.token)
+    issued = f"{found.token}-{secrets.token_hex(8)}"
+    _ISSUED[issued] = found
+    return answer("201 Created", body, token=issued)
 
 
 def token_auth(app: WSGIApp) -> WSGIApp:
@@ -103,13 +121,11 @@ def token_auth(app: WSGIApp) -> WSGIApp:
             return _keystone(environ, start_response)
         for header in _IDENTITY_HEADERS:
             environ.pop(header, None)
-        identity = TOKENS.get(environ.get("HTTP_X_AUTH_TOKEN", ""))
+        identity = identity_of(environ.get("HTTP_X_AUTH_TOKEN", ""))
         if identity is None:
             if environ.get("PATH_INFO", "") in _PUBLIC_PATHS:
                 return app(environ, start_response)
-            body = json.dumps(
-                {"error": {"code": 401, "message": "The request you have made requires authentication."}}
-            ).encode()
+            body = json.dumps({"error": {"code": 401, "message": _UNAUTHENTICATED}}).encode()
             start_response(
                 "401 Unauthorized",
                 [

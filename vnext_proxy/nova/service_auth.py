@@ -38,3 +38,7 @@ class ServiceAuth:
         except ks_exceptions.ClientException:
             return None
         return token
+
+    def invalidate(self) -> None:
+        """Nova refused the token: sign in afresh next time."""
+        self._session.invalidate()

@@ -188,20 +188,30 @@ class TaskEngine:
         if server is not None:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:
-            updated = replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now)
-            await self._close_items(updated, now)
-            self._forget(task.id)
-            log.info(
-                "task %s (%s) %s%s",
-                task.id,
-                task.action,
-                verdict.state,
-                f": {verdict.reason}" if verdict.reason else "",
-            )
+            return await self._end(task, updated, verdict, now)
         if updated != task:
             updated = replace(updated, updated_at=now)
             await self.store.save_task(updated)
         return updated
+
+    async def expire_overdue(self, task: Task) -> Task:
+        """TIMED_OUT if past its deadline, without asking Nova anything: for
+        tasks nobody can watch right now (no token, or Nova unreadable)."""
+        if task.is_final:
+            return task
+        now = self.clock()
+        verdict = rules.overdue(task, now)
+        return task if verdict is None else await self._end(task, task, verdict, now)
+
+    async def _end(self, task: Task, updated: Task, verdict: rules.Verdict, now: datetime) -> Task:
+        ended = replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now, updated_at=now)
+        await self._close_items(ended, now)
+        self._forget(task.id)
+        log.info(
+            "task %s (%s) %s%s", task.id, task.action, verdict.state, f": {verdict.reason}" if verdict.reason else ""
+        )
+        await self.store.save_task(ended)
+        return ended
 
     async def _confirm(self, task: Task, send: Send) -> Task:
         call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
@@ -263,6 +273,14 @@ class TaskEngine:
 
     def last_server(self, task_id: str) -> tuple[bool, dict[str, Any] | None]:
         return (task_id in self._servers, self._servers.get(task_id))
+
+    def drop_token(self, token: str) -> int:
+        """Forget a token Nova no longer accepts (revoked, expired): its tasks
+        then advance when someone allowed to see them reads them. How many."""
+        dropped = [task_id for task_id, held in self._tokens.items() if held == token]
+        for task_id in dropped:
+            del self._tokens[task_id]
+        return len(dropped)
 
     def _forget(self, task_id: str) -> None:
         self._tokens.pop(task_id, None)

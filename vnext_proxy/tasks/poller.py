@@ -90,6 +90,7 @@ class TaskPoller:
         ):
             return stats
         groups: dict[str, list[Task]] = {}
+        unwatched: list[Task] = []
         service_token = await self.service.token() if self.service is not None else None
         running = await self.engine.store.running_tasks()
         if self.metrics is not None:
@@ -98,26 +99,55 @@ class TaskPoller:
             # The service credentials, when configured, watch every task at
             # once; otherwise each creator's own token watches theirs.
             token = service_token or self.engine.token_for(task.id)
-            # Without a token (after a restart) a task advances when someone
-            # allowed to see it reads it, with that reader's token.
-            if token is not None:
+            # Without a token (after a restart, or once Nova refused it) a
+            # task advances when someone allowed to see it reads it, with
+            # that reader's token; its deadline still holds.
+            if token is None:
+                unwatched.append(task)
+            else:
                 groups.setdefault(token, []).append(task)
+        # Each credential and each task in an error boundary of its own: one
+        # refused token or one failing task never holds up the others.
         for token, tasks in groups.items():
-            key = hashlib.sha256(token.encode()).hexdigest()
-            since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
-            # An admin's tasks may be on other projects' servers, which Nova
-            # lists to an admin only with all_tenants.
-            all_projects = token == service_token or await self.caller.is_admin(token, self._sender(token))
-            changed = await self._changed_servers(token, since - _OVERLAP, all_projects=all_projects)
+            changed = await self._changed_for(token, tasks, started, is_service=token == service_token)
             stats.batches += 1
             for task in tasks:
-                await self._advance(task, token, changed)
+                await self._step(task, token, changed)
                 stats.tasks += 1
-            self._last_ok[key] = started
+        for task in unwatched:
+            await self._step(task, None, None)
         self.cycles += 1
         if self.metrics is not None:
             self.metrics.poll_seconds.observe((self.engine.clock() - started).total_seconds())
         return stats
+
+    async def _changed_for(
+        self, token: str, tasks: list[Task], started: datetime, *, is_service: bool
+    ) -> dict[str, dict[str, Any]] | None:
+        """The servers changed since this credential's last good poll; None
+        when Nova could not be read with it."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
+        try:
+            # An admin's tasks may be on other projects' servers, which Nova
+            # lists to an admin only with all_tenants.
+            all_projects = is_service or await self.caller.is_admin(token, self._sender(token))
+            changed = await self._changed_servers(token, since - _OVERLAP, all_projects=all_projects)
+        except VNextError as exc:
+            if exc.status == 401 and not is_service:
+                # Revoked or expired: logged once, as the token is forgotten.
+                dropped = self.engine.drop_token(token)
+                log.warning("Nova refused a token held for %d task(s) (401): they now advance when read", dropped)
+            else:
+                if exc.status == 401 and self.service is not None:
+                    self.service.invalidate()
+                log.warning("task poll failed for %d task(s) (%s)", len(tasks), exc.message)
+            return None
+        except Exception as exc:  # one credential's trouble is not the cycle's
+            log.warning("task poll failed for %d task(s) (%s)", len(tasks), _describe(exc))
+            return None
+        self._last_ok[key] = started
+        return changed
 
     def _sender(self, token: str) -> Callable[[PlannedCall], Awaitable[NovaAnswer]]:
         async def send(call: PlannedCall) -> NovaAnswer:
@@ -134,17 +164,23 @@ class TaskPoller:
             raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")
         return {s["id"]: s for s in answer.body.get("servers", [])}
 
-    async def _advance(self, task: Task, token: str, changed: dict[str, dict[str, Any]]) -> None:
+    async def _step(self, task: Task, token: str | None, changed: dict[str, dict[str, Any]] | None) -> None:
+        """Advance one task on what the poll showed; when nothing could be
+        read for it, only its deadline is checked."""
         try:
-            if task.server_id in changed:
+            if token is None or changed is None:
+                await self.engine.expire_overdue(task)
+            elif task.server_id in changed:
                 await self.engine.advance(
                     task, self.engine.sender(token), server=changed[task.server_id], observed=True
                 )
-                return
-            seen, last = self.engine.last_server(task.id)
-            await self.engine.advance(task, self.engine.sender(token), server=last, observed=seen)
-        except VNextError as exc:
-            log.warning("task %s could not advance: %s", task.id, exc.message)
+            else:
+                seen, last = self.engine.last_server(task.id)
+                await self.engine.advance(task, self.engine.sender(token), server=last, observed=seen)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next task still gets its turn
+            log.warning("task %s could not advance: %s", task.id, _describe(exc))
 
 
 def _describe(exc: Exception) -> str:

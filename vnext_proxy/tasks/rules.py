@@ -48,10 +48,9 @@ def assess(
         return Verdict(ABORTED, f"Nova put the server in ERROR: {fault}")
     if server is None and not any(m.gone for m in variant.done):
         return Verdict(ABORTED, "the server no longer exists")
-    if now >= task.deadline_at:
-        return Verdict(
-            TIMED_OUT, f"{task.action} did not finish by its deadline ({task.deadline_at:%Y-%m-%dT%H:%M:%SZ})"
-        )
+    late = overdue(task, now)
+    if late is not None:
+        return late
     if server is None:
         return Verdict(COMPLETED)
     if variant.confirm and task.phase == "nova" and _awaits_confirm(server):
@@ -74,6 +73,14 @@ def assess(
     if action is None:
         return Verdict(RUNNING, next_step=FETCH_ACTION)
     return Verdict(COMPLETED) if _finished(action) else Verdict(RUNNING)
+
+
+def overdue(task: Task, now: datetime) -> Verdict | None:
+    """TIMED_OUT once the deadline has passed: decided on the proxy's own
+    clock, so it holds even while Nova cannot be read."""
+    if now < task.deadline_at:
+        return None
+    return Verdict(TIMED_OUT, f"{task.action} did not finish by its deadline ({task.deadline_at:%Y-%m-%dT%H:%M:%SZ})")
 
 
 def _awaits_confirm(server: dict[str, Any]) -> bool:
