@@ -49,8 +49,9 @@ def task(n: int, **changes: object) -> Task:
 async def test_tasks_round_trip_and_filter(store: TaskStore) -> None:
     for n in (1, 2, 3):
         await store.add_task(task(n))
-    await store.save_task(task(2, state=COMPLETED, ended_at=NOW, reason=None, phase="confirming"))
-    assert await store.get_task(str(uuid.UUID(int=2))) == task(2, state=COMPLETED, ended_at=NOW, phase="confirming")
+    saved = await store.save_task(task(2, state=COMPLETED, ended_at=NOW, reason=None, phase="confirming"))
+    assert saved == task(2, state=COMPLETED, ended_at=NOW, phase="confirming", version=1)
+    assert await store.get_task(str(uuid.UUID(int=2))) == saved
     assert await store.get_task("nope") is None
     assert [t.id for t in await store.running_tasks()] == [str(uuid.UUID(int=n)) for n in (1, 3)]
     newest_first = await store.tasks_for_server("srv")
@@ -58,6 +59,34 @@ async def test_tasks_round_trip_and_filter(store: TaskStore) -> None:
     assert len(await store.tasks_for_server("srv", states=(COMPLETED,))) == 1
     assert len(await store.tasks_for_server("srv", since=NOW + timedelta(seconds=2))) == 2
     assert await store.tasks_for_server("other") == []
+
+
+async def test_saves_are_compare_and_set_and_final_is_final(store: TaskStore) -> None:
+    assert await store.add_task(task(1))
+    assert not await store.add_task(task(1, action="PAUSE")), "an id is recorded once"
+    first = await store.save_task(task(1, last_task_state="rebooting"))
+    assert first is not None
+    assert first.version == 1
+    # A second writer that read version 0 too loses, and changes nothing.
+    assert await store.save_task(task(1, state=COMPLETED)) is None
+    assert await store.get_task(first.id) == first
+    ended = await store.save_task(replace(first, state=COMPLETED, ended_at=NOW))
+    assert ended is not None
+    # Once final, no writer changes it again, whatever version it names.
+    assert await store.save_task(replace(ended, state=RUNNING)) is None
+    assert (await store.get_task(first.id)) == ended
+    assert not await store.remove_task(task(1)), "a task someone advanced is not taken back"
+    await store.add_task(task(2))
+    assert await store.remove_task(task(2))
+    assert await store.get_task(task(2).id) is None
+
+
+async def test_an_ended_item_is_never_reopened(store: TaskStore) -> None:
+    await store.add_task(task(1))
+    item = TaskItem("i1", task(1).id, "REBOOTING", RUNNING, NOW, NOW)
+    await store.save_item(replace(item, state=COMPLETED, ended_at=NOW))
+    await store.save_item(item)  # a late writer that saw it running
+    assert await store.items_for_task(task(1).id) == [replace(item, state=COMPLETED, ended_at=NOW)]
 
 
 async def test_items_and_groups(store: TaskStore) -> None:
@@ -93,3 +122,29 @@ async def test_opening_again_migrates_nothing_and_keeps_data(store_url: str) -> 
         assert await again.get_task(str(uuid.UUID(int=1))) == task(1)
     finally:
         await again.close()
+
+
+async def test_a_sqlite_file_from_before_migrations_is_migrated(tmp_path: Path) -> None:
+    """A file made by the first release (tables only, user_version 0) gains
+    the new columns at start-up and keeps its tasks."""
+    import aiosqlite
+
+    from vnext_proxy.stores.sqlite import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    async with aiosqlite.connect(path) as db:
+        await db.executescript(MIGRATIONS[0])
+        await db.execute(
+            "INSERT INTO tasks (id, server_id, action, state, created_at, deadline_at, params, phase) "
+            "VALUES ('t1', 'srv', 'REBOOT', 'RUNNING', ?, ?, '{}', 'nova')",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+        await db.commit()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        old = await store.get_task("t1")
+        assert old is not None
+        assert (old.version, old.admin_reason) == (0, None)
+        assert await store.save_task(replace(old, state=COMPLETED)) is not None
+    finally:
+        await store.close()

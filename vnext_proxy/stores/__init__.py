@@ -12,9 +12,19 @@ from vnext_proxy.tasks.model import Task, TaskItem
 
 
 class TaskStore(Protocol):
-    async def add_task(self, task: Task) -> None: ...
+    async def add_task(self, task: Task) -> bool:
+        """Record a new task; False if one with its id is there already."""
+        ...
 
-    async def save_task(self, task: Task) -> None: ...
+    async def save_task(self, task: Task) -> Task | None:
+        """Compare and set: save ``task`` (with its version raised by one)
+        only if the stored copy still has ``task.version`` and is RUNNING.
+        None when another writer got there first; a final task never changes."""
+        ...
+
+    async def remove_task(self, task: Task) -> bool:
+        """Take back a task nobody has advanced yet (Nova refused its action)."""
+        ...
 
     async def get_task(self, task_id: str) -> Task | None: ...
 
@@ -27,7 +37,7 @@ class TaskStore(Protocol):
     async def running_tasks(self) -> list[Task]: ...
 
     async def save_item(self, item: TaskItem) -> None:
-        """Insert or update."""
+        """Insert or update; an item that has ended is never reopened."""
         ...
 
     async def items_for_task(self, task_id: str) -> list[TaskItem]:

@@ -8,7 +8,7 @@ not race). ``?schema=name`` in the URL keeps the tables in their own schema.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -41,6 +41,11 @@ MIGRATIONS: tuple[str, ...] = (
         tags JSONB NOT NULL, UNIQUE (project_id, slug)
     );
     CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+    """,
+    """
+    ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
+    ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
     """,
 )
 _MIGRATION_LOCK = 0x76_6E_65_78_74  # "vnext": one advisory lock id for schema changes
@@ -102,19 +107,33 @@ class PostgresTaskStore:
                     await conn.execute(script)
                     await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
 
-    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup) -> None:
+    async def _insert(
+        self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup, on_conflict: str
+    ) -> str:
         row = _row(record)
         names = ", ".join(columns)
         marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-        sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
-        await self._pool.execute(sql, *(row[c] for c in columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) {on_conflict}"
+        status: str = await self._pool.execute(sql, *(row[c] for c in columns))
+        return status
 
-    async def add_task(self, task: Task) -> None:
-        await self._upsert("tasks", _TASK_COLUMNS, task)
+    async def add_task(self, task: Task) -> bool:
+        return await self._insert("tasks", _TASK_COLUMNS, task, "DO NOTHING") == "INSERT 0 1"
 
-    async def save_task(self, task: Task) -> None:
-        await self._upsert("tasks", _TASK_COLUMNS, task)
+    async def save_task(self, task: Task) -> Task | None:
+        saved = replace(task, version=task.version + 1)
+        row = _row(saved)
+        columns = [c for c in _TASK_COLUMNS if c != "id"]
+        updates = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=4))
+        status = await self._pool.execute(
+            f"UPDATE tasks SET {updates} WHERE id = $1 AND version = $2 AND state = $3",
+            task.id, task.version, RUNNING, *(row[c] for c in columns),
+        )  # fmt: skip
+        return saved if status == "UPDATE 1" else None
+
+    async def remove_task(self, task: Task) -> bool:
+        status = await self._pool.execute("DELETE FROM tasks WHERE id = $1 AND version = $2", task.id, task.version)
+        return bool(status == "DELETE 1")
 
     async def _tasks(self, where: str, *args: Any, order: str = "created_at DESC") -> list[Task]:
         rows = await self._pool.fetch(
@@ -141,7 +160,12 @@ class PostgresTaskStore:
         return await self._tasks("state = $1", RUNNING, order="created_at")
 
     async def save_item(self, item: TaskItem) -> None:
-        await self._upsert("task_items", _ITEM_COLUMNS, item)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS if c != "id")
+        # An ended item stays ended, whoever writes late.
+        await self._insert(
+            "task_items", _ITEM_COLUMNS, item,
+            f"DO UPDATE SET {updates} WHERE task_items.ended_at IS NULL OR excluded.ended_at IS NOT NULL",
+        )  # fmt: skip
 
     async def items_for_task(self, task_id: str) -> list[TaskItem]:
         rows = await self._pool.fetch(
@@ -150,7 +174,8 @@ class PostgresTaskStore:
         return [TaskItem(**_record(r)) for r in rows]
 
     async def add_group(self, group: ServerGroup) -> None:
-        await self._upsert("server_groups", _GROUP_COLUMNS, group)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _GROUP_COLUMNS if c != "id")
+        await self._insert("server_groups", _GROUP_COLUMNS, group, f"DO UPDATE SET {updates}")
 
     async def get_group(self, group_id: str) -> ServerGroup | None:
         rows = await self._pool.fetch(f"SELECT {', '.join(_GROUP_COLUMNS)} FROM server_groups WHERE id = $1", group_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,51 +14,61 @@ import aiosqlite
 from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    server_id TEXT NOT NULL,
-    project_id TEXT,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by TEXT,
-    deadline_at TEXT NOT NULL,
-    request_id TEXT,
-    updated_at TEXT,
-    ended_at TEXT,
-    reason TEXT,
-    params TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    last_task_state TEXT
-);
-CREATE INDEX IF NOT EXISTS tasks_by_server ON tasks (server_id, created_at);
-CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state);
-CREATE TABLE IF NOT EXISTS task_items (
-    id TEXT PRIMARY KEY,
-    task_id TEXT NOT NULL REFERENCES tasks (id),
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    nova_event TEXT
-);
-CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
-CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS server_groups (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    slug TEXT NOT NULL,
-    created_by TEXT,
-    created_at TEXT NOT NULL,
-    description TEXT,
-    defaults TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    UNIQUE (project_id, slug)
-);
-"""
+#: Each entry migrates from the previous version (PRAGMA user_version);
+#: never edit one that shipped. The first is written so that it also adopts a
+#: file made before migrations existed.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY,
+        server_id TEXT NOT NULL,
+        project_id TEXT,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        deadline_at TEXT NOT NULL,
+        request_id TEXT,
+        updated_at TEXT,
+        ended_at TEXT,
+        reason TEXT,
+        params TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        last_task_state TEXT
+    );
+    CREATE INDEX IF NOT EXISTS tasks_by_server ON tasks (server_id, created_at);
+    CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state);
+    CREATE TABLE IF NOT EXISTS task_items (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks (id),
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        nova_event TEXT
+    );
+    CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
+    CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS server_groups (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        description TEXT,
+        defaults TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        UNIQUE (project_id, slug)
+    );
+    """,
+    """
+    ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
+    ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
+    """,
+)
 
 _TASK_COLUMNS = [f.name for f in fields(Task)]
 _GROUP_COLUMNS = [f.name for f in fields(ServerGroup)]
@@ -87,6 +97,20 @@ def _from_row(row: aiosqlite.Row, columns: list[str]) -> dict[str, Any]:
     return values
 
 
+async def _migrate(db: aiosqlite.Connection) -> None:
+    # One writer at a time (several workers may open the file together).
+    await db.execute("BEGIN IMMEDIATE")
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = row[0] if row else 0
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version > current:
+            for statement in filter(str.strip, script.split(";")):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version}")
+    await db.commit()
+
+
 class SqliteTaskStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -99,25 +123,37 @@ class SqliteTaskStore:
         await db.execute("PRAGMA journal_mode=WAL")
         # Several workers may share the file: wait for a lock, do not fail.
         await db.execute("PRAGMA busy_timeout=5000")
-        await db.executescript(_SCHEMA)
-        await db.commit()
+        await _migrate(db)
         return cls(db)
 
-    async def _upsert(self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup) -> None:
-        row = _to_row(record)
+    async def _insert(
+        self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup, on_conflict: str
+    ) -> int:
         names = ", ".join(columns)
         marks = ", ".join(f":{c}" for c in columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-        await self._db.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}", row
+        cursor = await self._db.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) {on_conflict}", _to_row(record)
         )
         await self._db.commit()
+        return cursor.rowcount
 
-    async def add_task(self, task: Task) -> None:
-        await self._upsert("tasks", _TASK_COLUMNS, task)
+    async def add_task(self, task: Task) -> bool:
+        return await self._insert("tasks", _TASK_COLUMNS, task, "DO NOTHING") == 1
 
-    async def save_task(self, task: Task) -> None:
-        await self._upsert("tasks", _TASK_COLUMNS, task)
+    async def save_task(self, task: Task) -> Task | None:
+        saved = replace(task, version=task.version + 1)
+        updates = ", ".join(f"{c} = :{c}" for c in _TASK_COLUMNS if c != "id")
+        cursor = await self._db.execute(
+            f"UPDATE tasks SET {updates} WHERE id = :id AND version = :read_version AND state = :running",
+            {**_to_row(saved), "read_version": task.version, "running": RUNNING},
+        )
+        await self._db.commit()
+        return saved if cursor.rowcount == 1 else None
+
+    async def remove_task(self, task: Task) -> bool:
+        cursor = await self._db.execute("DELETE FROM tasks WHERE id = ? AND version = ?", (task.id, task.version))
+        await self._db.commit()
+        return cursor.rowcount == 1
 
     async def _tasks(self, where: str, args: tuple[Any, ...], order: str = "created_at DESC") -> list[Task]:
         sql = f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE {where} ORDER BY {order}, id"
@@ -144,7 +180,12 @@ class SqliteTaskStore:
         return await self._tasks("state = ?", (RUNNING,), order="created_at")
 
     async def save_item(self, item: TaskItem) -> None:
-        await self._upsert("task_items", _ITEM_COLUMNS, item)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS if c != "id")
+        # An ended item stays ended, whoever writes late.
+        await self._insert(
+            "task_items", _ITEM_COLUMNS, item,
+            f"DO UPDATE SET {updates} WHERE task_items.ended_at IS NULL OR excluded.ended_at IS NOT NULL",
+        )  # fmt: skip
 
     async def items_for_task(self, task_id: str) -> list[TaskItem]:
         sql = f"SELECT {', '.join(_ITEM_COLUMNS)} FROM task_items WHERE task_id = ? ORDER BY created_at, id"
@@ -152,7 +193,8 @@ class SqliteTaskStore:
             return [TaskItem(**_from_row(row, _ITEM_COLUMNS)) async for row in cursor]
 
     async def add_group(self, group: ServerGroup) -> None:
-        await self._upsert("server_groups", _GROUP_COLUMNS, group)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _GROUP_COLUMNS if c != "id")
+        await self._insert("server_groups", _GROUP_COLUMNS, group, f"DO UPDATE SET {updates}")
 
     async def _groups(self, where: str, args: tuple[Any, ...]) -> list[ServerGroup]:
         sql = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM server_groups WHERE {where} ORDER BY created_at, id"

@@ -189,10 +189,9 @@ class TaskEngine:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:
             return await self._end(task, updated, verdict, now)
-        if updated != task:
-            updated = replace(updated, updated_at=now)
-            await self.store.save_task(updated)
-        return updated
+        if updated == task:
+            return task
+        return await self._save(replace(updated, updated_at=now))
 
     async def expire_overdue(self, task: Task) -> Task:
         """TIMED_OUT if past its deadline, without asking Nova anything: for
@@ -204,14 +203,25 @@ class TaskEngine:
         return task if verdict is None else await self._end(task, task, verdict, now)
 
     async def _end(self, task: Task, updated: Task, verdict: rules.Verdict, now: datetime) -> Task:
-        ended = replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now, updated_at=now)
-        await self._close_items(ended, now)
-        self._forget(task.id)
-        log.info(
-            "task %s (%s) %s%s", task.id, task.action, verdict.state, f": {verdict.reason}" if verdict.reason else ""
+        ended = await self._save(
+            replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now, updated_at=now)
         )
-        await self.store.save_task(ended)
+        if ended.state == verdict.state:
+            await self._close_items(ended, now)
+            because = f": {verdict.reason}" if verdict.reason else ""
+            log.info("task %s (%s) %s%s", task.id, task.action, verdict.state, because)
         return ended
+
+    async def _save(self, task: Task) -> Task:
+        """Save, unless another writer (a replica, a reader) saved first: then
+        theirs stands, and is what this one goes on from."""
+        saved = await self.store.save_task(task)
+        if saved is None:
+            log.debug("task %s was saved by another writer first", task.id)
+            saved = await self.store.get_task(task.id) or task
+        if saved.is_final:
+            self._forget(task.id)
+        return saved
 
     async def _confirm(self, task: Task, send: Send) -> Task:
         call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
@@ -227,8 +237,10 @@ class TaskEngine:
         await self._close_items(task, now, state=COMPLETED)
         name = rules.item_action(task_state, self.mappings.task_items)
         if name is not None:
-            item = TaskItem(str(uuid.uuid4()), task.id, name, RUNNING, now, now)
-            await self.store.save_item(item)
+            # One item per Nova task_state: whoever sees it first (a replica, a
+            # reader), the same id, so it is never added twice.
+            item_id = uuid.uuid5(uuid.UUID(task.id), f"task_state:{task_state}")
+            await self.store.save_item(TaskItem(str(item_id), task.id, name, RUNNING, now, now))
         return replace(task, last_task_state=task_state)
 
     async def _items_from_events(self, task: Task, action: dict[str, Any]) -> None:

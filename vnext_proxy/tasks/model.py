@@ -40,6 +40,15 @@ class Task:
     phase: str = "nova"
     #: The last Nova task_state seen, to turn transitions into items.
     last_task_state: str | None = None
+    #: Raised by one at every save; a save names the version it read, so
+    #: two writers (replicas, a poller and a reader) never overwrite each other.
+    version: int = 0
+    #: SHA-256 of the creator's token (never the token): recognises the
+    #: creator reading their task after a restart, whose token may confirm.
+    creator_token_sha256: str | None = None
+    #: What Nova shows admins only (an event's details, a traceback's last
+    #: line); ``reason`` is what any reader of the task may see.
+    admin_reason: str | None = None
 
     @property
     def is_final(self) -> bool:
