@@ -17,6 +17,7 @@ from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.tasks.model import RUNNING
 from vnext_proxy.tasks.poller import TaskPoller
+from vnext_proxy.timeutil import parse_time, show_time
 from vnext_proxy.web.app import create_app
 from vnext_proxy.web.keys import TASKS
 
@@ -97,3 +98,96 @@ async def test_a_revoked_token_stalls_no_other_task(
     # It now advances when someone allowed to see it reads it.
     read = await (await proxy.get(f"/server_tasks/{first}", headers=MEMBER)).json()
     assert read["state"] == "COMPLETED"
+
+
+READER = {"X-Auth-Token": "devcloud-reader-a"}
+
+
+def nova_get(nova_as, path: str) -> Any:  # type: ignore[no-untyped-def]
+    resp = nova_as("devcloud-member-a").compute.get(path, headers={"OpenStack-API-Version": "compute 2.100"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def wait_in_nova(nova_as, server_id: str, vm_state: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Until Nova shows the server idle in ``vm_state`` (read off the event loop, gently)."""
+    for _ in range(120):
+        server: dict[str, Any] = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}"))["server"]
+        if server["OS-EXT-STS:vm_state"] == vm_state and server["OS-EXT-STS:task_state"] is None:
+            return server
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"server {server_id} never reached {vm_state}")
+
+
+async def confirms(nova_as, server_id: str) -> int:  # type: ignore[no-untyped-def]
+    actions = await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions")
+    return sum(1 for a in actions["instanceActions"] if a["action"] == "confirmResize")
+
+
+async def test_reads_never_write_and_the_creator_has_no_confirm_step(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
+) -> None:  # type: ignore[no-untyped-def]
+    server_id = two_servers[1]
+    settings = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
+    first = await aiohttp_client(create_app(settings, mappings))
+    confirmed_before = await confirms(nova_as, server_id)
+    resp = await first.post(
+        f"/servers/{server_id}/tasks", json={"action": "RESIZE", "type_id": "m1.small"}, headers=MEMBER
+    )
+    assert resp.status == 202, await resp.text()
+    task_id = (await resp.json())["id"]
+    await first.close()  # a restart: the creator's token, held in memory only, is gone
+    second = await aiohttp_client(create_app(settings, mappings))
+    await wait_in_nova(nova_as, server_id, "resized")
+    # A reader of the project reads the task, its items and the history: 200,
+    # the task as it stands, and Nova is only read.
+    for path in (f"/server_tasks/{task_id}", f"/servers/{server_id}/tasks", f"/server_tasks/{task_id}/items"):
+        read = await second.get(path, headers=READER)
+        assert read.status == 200, (path, await read.text())
+    task = await (await second.get(f"/server_tasks/{task_id}", headers=READER)).json()
+    assert task["state"] == "RUNNING"
+    items = (await (await second.get(f"/server_tasks/{task_id}/items", headers=READER)).json())["items"]
+    assert {"action": "FINALIZING", "state": "WAITING"} in [{k: i[k] for k in ("action", "state")} for i in items]
+    server = await wait_in_nova(nova_as, server_id, "resized")
+    assert await confirms(nova_as, server_id) == confirmed_before, "a read confirmed the resize"
+    # The creator reading it is another matter: vNext has no confirm step for them.
+    assert (await second.get(f"/server_tasks/{task_id}", headers=MEMBER)).status == 200
+    engine = second.app[TASKS]
+    assert engine.token_for(task_id) == MEMBER["X-Auth-Token"]
+    assert await confirms(nova_as, server_id) == confirmed_before, "the read itself wrote"
+    poller = TaskPoller(engine, interval=0.5)
+    for _ in range(120):
+        await poller.poll_once()
+        stored = await engine.store.get_task(task_id)
+        assert stored is not None
+        if stored.state != RUNNING:
+            break
+        await asyncio.sleep(0.5)
+    assert stored.state == "COMPLETED"
+    server = await wait_in_nova(nova_as, server_id, "active")
+    assert server["flavor"]["original_name"] == "m1.small"
+    assert await confirms(nova_as, server_id) == confirmed_before + 1
+
+
+async def test_a_task_read_after_a_restart_ends_when_nova_finished(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
+) -> None:  # type: ignore[no-untyped-def]
+    server_id = two_servers[0]
+    settings = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
+    first = await aiohttp_client(create_app(settings, mappings))
+    started = await start(first, server_id, "devcloud-member-a")
+    request_id = (await (await first.get(f"/server_tasks/{started}", headers=MEMBER)).json())["nova_request_id"]
+    await first.close()
+    await wait_in_nova(nova_as, server_id, "active")
+    for _ in range(60):
+        action = await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions/{request_id}")
+        events = action["instanceAction"]["events"]
+        if events and all(e["finish_time"] for e in events):
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(2)  # the read comes well after Nova finished
+    second = await aiohttp_client(create_app(settings, mappings))
+    task = await (await second.get(f"/server_tasks/{started}", headers=READER)).json()
+    assert task["state"] == "COMPLETED"
+    finished = max(e["finish_time"] for e in events)
+    assert task["ended_at"] == show_time(parse_time(finished))

@@ -7,6 +7,7 @@ it and keeps the store up to date. Tokens are held in memory only (task id
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,8 +27,7 @@ from vnext_proxy.nova.client import NovaAnswer, NovaClient
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.stores import TaskStore
 from vnext_proxy.tasks import rules
-from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task, TaskItem
-from vnext_proxy.timeutil import parse_time
+from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, WAITING, Task, TaskItem
 from vnext_proxy.yamlsource import dotted
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class TaskEngine:
             updated_at=now,
             ended_at=now if variant.sync else None,
             params=params,
+            creator_token_sha256=token_digest(token),
         )
         await self.store.add_task(task)
         if not task.is_final:
@@ -126,6 +127,7 @@ class TaskEngine:
             request_id=nova_request_id,
             updated_at=now,
             params={"start_vm_state": "building"},
+            creator_token_sha256=token_digest(token),
         )
         await self.store.add_task(task)
         self._tokens[task.id] = token
@@ -163,8 +165,15 @@ class TaskEngine:
 
     # -- advancing --------------------------------------------------------
 
-    async def advance(self, task: Task, send: Send, *, server: Any = None, observed: bool = False) -> Task:
-        """One step: look at Nova (unless ``observed`` gives the server), decide, act, save."""
+    async def advance(
+        self, task: Task, send: Send, *, server: Any = None, observed: bool = False, may_write: bool = True
+    ) -> Task:
+        """One step: look at Nova (unless ``observed`` gives the server), decide, act, save.
+
+        ``may_write`` is False when ``send`` carries a reader's token: then
+        Nova is only read, and a step that needs a write (confirming a
+        resize) waits for the poller, with the creator's or the service's
+        credentials."""
         if task.is_final:
             return task
         spec = self.mappings.actions[task.action]
@@ -173,6 +182,7 @@ class TaskEngine:
             server = await self._get_server(task.server_id, send, missing_ok=True)
         self._servers[task.id] = server
         now = self.clock()
+        action = None
         verdict = rules.assess(task, variant, server, None, now)
         known_by = task
         if verdict.next_step == rules.FETCH_ACTION:
@@ -183,12 +193,15 @@ class TaskEngine:
             if action is not None and task.created_by is None:
                 known_by = replace(task, created_by=action.get("user_id"))
         updated = known_by
-        if verdict.next_step == rules.CONFIRM:
+        if verdict.next_step == rules.CONFIRM and may_write:
             updated = await self._confirm(updated, send)
+        elif verdict.next_step == rules.CONFIRM:
+            await self._awaiting_confirmation(task, now)
+            return task
         if server is not None:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:
-            return await self._end(task, updated, verdict, now)
+            return await self._end(task, updated, verdict, rules.end_time(task, verdict, server, action, now))
         if updated == task:
             return task
         return await self._save(replace(updated, updated_at=now))
@@ -202,9 +215,12 @@ class TaskEngine:
         verdict = rules.overdue(task, now)
         return task if verdict is None else await self._end(task, task, verdict, now)
 
-    async def _end(self, task: Task, updated: Task, verdict: rules.Verdict, now: datetime) -> Task:
+    async def _end(self, task: Task, updated: Task, verdict: rules.Verdict, ended_at: datetime) -> Task:
+        """Save the task's end; ``ended_at`` is when Nova finished (the
+        proxy's own time only for a deadline)."""
+        now = self.clock()
         ended = await self._save(
-            replace(updated, state=verdict.state, reason=verdict.reason, ended_at=now, updated_at=now)
+            replace(updated, state=verdict.state, reason=verdict.reason, ended_at=ended_at, updated_at=now)
         )
         if ended.state == verdict.state:
             await self._close_items(ended, now)
@@ -222,6 +238,12 @@ class TaskEngine:
         if saved.is_final:
             self._forget(task.id)
         return saved
+
+    async def _awaiting_confirmation(self, task: Task, now: datetime) -> None:
+        """Shown as an item: Nova has resized, the proxy's confirm is next."""
+        item_id = str(uuid.uuid5(uuid.UUID(task.id), "awaiting-confirmation"))
+        if not any(i.id == item_id for i in await self.store.items_for_task(task.id)):
+            await self.store.save_item(TaskItem(item_id, task.id, "FINALIZING", WAITING, now, now))
 
     async def _confirm(self, task: Task, send: Send) -> Task:
         call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
@@ -256,8 +278,8 @@ class TaskEngine:
                 if known.nova_event is None:
                     await self.store.save_item(replace(known, nova_event=event["event"]))
                 continue
-            started = _nova_time(event.get("start_time")) or task.created_at
-            ended = _nova_time(event.get("finish_time"))
+            started = rules.nova_time(event.get("start_time")) or task.created_at
+            ended = rules.nova_time(event.get("finish_time"))
             state = {"Success": COMPLETED, "Error": ABORTED}.get(event.get("result") or "", RUNNING)
             item = TaskItem(
                 str(uuid.uuid5(uuid.UUID(task.id), event["event"])),
@@ -282,6 +304,14 @@ class TaskEngine:
 
     def token_for(self, task_id: str) -> str | None:
         return self._tokens.get(task_id)
+
+    def adopt_if_creator(self, task: Task, token: str) -> bool:
+        """The creator reading a task whose token was lost (a restart): their
+        token watches it again, so the poller may confirm it for them."""
+        if task.is_final or task.creator_token_sha256 != token_digest(token) or task.id in self._tokens:
+            return False
+        self._tokens[task.id] = token
+        return True
 
     def last_server(self, task_id: str) -> tuple[bool, dict[str, Any] | None]:
         return (task_id in self._servers, self._servers.get(task_id))
@@ -322,8 +352,9 @@ class TaskEngine:
         return action
 
 
-def _nova_time(value: Any) -> datetime | None:
-    return parse_time(value) if isinstance(value, str) else None
+def token_digest(token: str) -> str:
+    """What the store keeps of a token: enough to recognise it, never to use it."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from vnext_proxy.mapping.model import ActionVariant
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task
+from vnext_proxy.timeutil import parse_time
 
 FETCH_ACTION = "fetch_action"
 CONFIRM = "confirm"
@@ -81,6 +82,28 @@ def overdue(task: Task, now: datetime) -> Verdict | None:
     if now < task.deadline_at:
         return None
     return Verdict(TIMED_OUT, f"{task.action} did not finish by its deadline ({task.deadline_at:%Y-%m-%dT%H:%M:%SZ})")
+
+
+def end_time(
+    task: Task, verdict: Verdict, server: dict[str, Any] | None, action: dict[str, Any] | None, now: datetime
+) -> datetime:
+    """When the task ended, by Nova's clock: the last event of its instance
+    action to finish, or else the server's last update. Only a deadline, or
+    a server that is gone without a trace, ends on the proxy's clock."""
+    if verdict.state == TIMED_OUT:
+        return now
+    finished = [t for e in (action or {}).get("events") or [] if (t := nova_time(e.get("finish_time"))) is not None]
+    if finished:
+        return max(finished)
+    updated = nova_time((server or {}).get("updated"))
+    if updated is not None:
+        return max(updated, task.created_at)
+    return now
+
+
+def nova_time(value: Any) -> datetime | None:
+    """A time as Nova writes it, or None."""
+    return parse_time(value) if isinstance(value, str) else None
 
 
 def _awaits_confirm(server: dict[str, Any]) -> bool:

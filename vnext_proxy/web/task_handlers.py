@@ -81,10 +81,11 @@ async def _visible_task(request: web.Request) -> Task:
 
 async def _catch_up(request: web.Request, task: Task, token: str) -> Task:
     """A running task nobody polls (its creator's token is gone) advances
-    now, with the reader's token."""
+    now, with the reader's token, for reads only: a read never writes to
+    Nova. The creator reading it hands the poller their token back."""
     engine = request.app[TASKS]
-    if task.state == RUNNING and engine.token_for(task.id) is None:
-        return await engine.advance(task, partial(_send, request, token))
+    if task.state == RUNNING and engine.token_for(task.id) is None and not engine.adopt_if_creator(task, token):
+        return await engine.advance(task, partial(_send, request, token), may_write=False)
     return task
 
 
