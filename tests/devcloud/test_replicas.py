@@ -48,6 +48,9 @@ async def replicas(devcloud: str, schema: str, tmp_path: Path) -> AsyncIterator[
         config = tmp_path / f"{name}.yaml"
         config.write_text(
             f"nova:\n  keystone: {{auth_url: '{keystone}', region_name: RegionOne}}\n"
+            # The poller's lease lasts one call's timeout plus 5 s: a short
+            # timeout lets the survivor take over sooner.
+            "  timeouts: {request: 10}\n"
             f"listen: {{port: {port}}}\n"
             f"store: {{url: '{POSTGRES}?schema={schema}'}}\n"
             "tasks:\n  poll_interval: 0.5\n"

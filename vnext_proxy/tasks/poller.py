@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 _OVERLAP = timedelta(seconds=5)
 
 
+class LeaseLost(Exception):
+    """Another replica holds the poller's lease now: this one stops its cycle."""
+
+
 @dataclass
 class CycleStats:
     tasks: int = 0
@@ -55,7 +60,11 @@ class TaskPoller:
         self.metrics = metrics
         #: Replicas share the store; one lease lets one poller at a time work.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease_ttl = max(3 * interval, 5.0)
+        #: The longest one Nova call may take: a cycle makes no call with
+        #: less lease than this left, so no call outlives the lease.
+        self.call_timeout = engine.settings.nova.request_timeout
+        self.lease_ttl = self.call_timeout + max(3 * interval, 5.0)
+        self._lease_until = 0.0
         self.service = service
         self.caller = caller or CallerFacts()
         self.interval = interval
@@ -85,10 +94,19 @@ class TaskPoller:
         # time does, the holder of the lease (taken over once it lapses).
         # Without them, a replica watches only the tasks whose creators'
         # tokens it holds, which no other replica has: nothing is polled twice.
-        if self.service is not None and not await self.engine.store.take_lease(
-            "task-poller", self.holder, self.lease_ttl
-        ):
+        if self.service is not None and not await self._renew_lease():
             return stats
+        try:
+            await self._cycle(started, stats)
+        except LeaseLost:
+            log.info("the task-poller lease passed to another replica; this cycle stops")
+            return stats
+        self.cycles += 1
+        if self.metrics is not None:
+            self.metrics.poll_seconds.observe((self.engine.clock() - started).total_seconds())
+        return stats
+
+    async def _cycle(self, started: datetime, stats: CycleStats) -> None:
         groups: dict[str, list[Task]] = {}
         unwatched: list[Task] = []
         service_token = await self.service.token() if self.service is not None else None
@@ -109,17 +127,42 @@ class TaskPoller:
         # Each credential and each task in an error boundary of its own: one
         # refused token or one failing task never holds up the others.
         for token, tasks in groups.items():
+            await self._keep_lease()
             changed = await self._changed_for(token, tasks, started, is_service=token == service_token)
             stats.batches += 1
             for task in tasks:
+                await self._keep_lease()
                 await self._step(task, token, changed)
                 stats.tasks += 1
         for task in unwatched:
             await self._step(task, None, None)
-        self.cycles += 1
-        if self.metrics is not None:
-            self.metrics.poll_seconds.observe((self.engine.clock() - started).total_seconds())
-        return stats
+
+    async def _renew_lease(self) -> bool:
+        """Take or renew the lease; counted from before the store was asked,
+        so the time left is never overestimated."""
+        asked = time.monotonic()
+        held = await self.engine.store.take_lease("task-poller", self.holder, self.lease_ttl)
+        self._lease_until = asked + self.lease_ttl if held else 0.0
+        return held
+
+    async def _keep_lease(self) -> None:
+        """Before a Nova call: with less lease left than one call may take,
+        renew it, or stop the cycle (LeaseLost) if another replica has it."""
+        if self.service is None or self._lease_until - time.monotonic() >= self.call_timeout:
+            return
+        if not await self._renew_lease():
+            raise LeaseLost
+
+    def _fenced(self, token: str) -> Callable[[PlannedCall], Awaitable[NovaAnswer]]:
+        """Nova with this token; under a lease, every write first makes sure
+        in the store that this replica still holds it."""
+
+        async def send(call: PlannedCall) -> NovaAnswer:
+            if self.service is not None and call.method != "GET" and not await self._renew_lease():
+                raise LeaseLost
+            return await self.engine.nova.send(call, token=token)
+
+        return send
 
     async def _changed_for(
         self, token: str, tasks: list[Task], started: datetime, *, is_service: bool
@@ -131,7 +174,7 @@ class TaskPoller:
         try:
             # An admin's tasks may be on other projects' servers, which Nova
             # lists to an admin only with all_tenants.
-            all_projects = is_service or await self.caller.is_admin(token, self._sender(token))
+            all_projects = is_service or await self.caller.is_admin(token, self._fenced(token))
             changed = await self._changed_servers(token, since - _OVERLAP, all_projects=all_projects)
         except VNextError as exc:
             if exc.status == 401 and not is_service:
@@ -149,12 +192,6 @@ class TaskPoller:
         self._last_ok[key] = started
         return changed
 
-    def _sender(self, token: str) -> Callable[[PlannedCall], Awaitable[NovaAnswer]]:
-        async def send(call: PlannedCall) -> NovaAnswer:
-            return await self.engine.nova.send(call, token=token)
-
-        return send
-
     async def _changed_servers(self, token: str, since: datetime, all_projects: bool) -> dict[str, dict[str, Any]]:
         query: tuple[tuple[str, str], ...] = (("changes-since", show_time(since) or ""),)
         if all_projects:
@@ -171,13 +208,11 @@ class TaskPoller:
             if token is None or changed is None:
                 await self.engine.expire_overdue(task)
             elif task.server_id in changed:
-                await self.engine.advance(
-                    task, self.engine.sender(token), server=changed[task.server_id], observed=True
-                )
+                await self.engine.advance(task, self._fenced(token), server=changed[task.server_id], observed=True)
             else:
                 seen, last = self.engine.last_server(task.id)
-                await self.engine.advance(task, self.engine.sender(token), server=last, observed=seen)
-        except asyncio.CancelledError:
+                await self.engine.advance(task, self._fenced(token), server=last, observed=seen)
+        except (asyncio.CancelledError, LeaseLost):
             raise
         except Exception as exc:  # the next task still gets its turn
             log.warning("task %s could not advance: %s", task.id, _describe(exc))
