@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.errors import NovaUnavailable
 from vnext_proxy.tasks.poller import TaskPoller
 
@@ -27,6 +28,8 @@ class FlakyStore:
 
 
 class Engine:
+    settings = Settings(nova=NovaSettings(endpoint="http://127.0.0.1:9/v2.1"))
+
     def __init__(self, store: FlakyStore) -> None:
         self.store = store
 
@@ -59,7 +62,6 @@ async def test_deadlines_hold_while_nova_cannot_be_read(tmp_path, mappings) -> N
 
     from helpers import refused_port
 
-    from vnext_proxy.config import NovaSettings, Settings
     from vnext_proxy.nova.client import NovaClient
     from vnext_proxy.nova.endpoint import EndpointResolver
     from vnext_proxy.stores import open_store

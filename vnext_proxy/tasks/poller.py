@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 #: Nova's updated_at has one-second resolution, and clocks differ a little.
 _OVERLAP = timedelta(seconds=5)
+#: Servers asked for per page of the poll: Nova's default max_limit. A cloud
+#: with a lower one answers fewer, and links the next page all the same.
+POLL_PAGE = 1000
+#: However Nova answers, one poll reads at most this many pages.
+MAX_POLL_PAGES = 1000
 
 
 class LeaseLost(Exception):
@@ -170,12 +175,15 @@ class TaskPoller:
         """The servers changed since this credential's last good poll; None
         when Nova could not be read with it."""
         key = hashlib.sha256(token.encode()).hexdigest()
-        since = min([t.created_at for t in tasks] + ([self._last_ok[key]] if key in self._last_ok else []))
+        # Since the last good poll; a task not seen in it is read on its own.
+        since = self._last_ok.get(key) or min(t.created_at for t in tasks)
         try:
             # An admin's tasks may be on other projects' servers, which Nova
             # lists to an admin only with all_tenants.
             all_projects = is_service or await self.caller.is_admin(token, self._fenced(token))
             changed = await self._changed_servers(token, since - _OVERLAP, all_projects=all_projects)
+        except LeaseLost:
+            raise
         except VNextError as exc:
             if exc.status == 401 and not is_service:
                 # Revoked or expired: logged once, as the token is forgotten.
@@ -193,13 +201,26 @@ class TaskPoller:
         return changed
 
     async def _changed_servers(self, token: str, since: datetime, all_projects: bool) -> dict[str, dict[str, Any]]:
-        query: tuple[tuple[str, str], ...] = (("changes-since", show_time(since) or ""),)
+        """Every server changed since ``since``, following Nova's paging (it
+        answers at most its max_limit servers a page) to the last page."""
+        query: tuple[tuple[str, str], ...] = (("changes-since", show_time(since) or ""), ("limit", str(POLL_PAGE)))
         if all_projects:
             query += (("all_tenants", "1"),)
-        answer = await self.engine.nova.send(PlannedCall("poll", "GET", "/servers/detail", query), token=token)
-        if not answer.ok:
-            raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")
-        return {s["id"]: s for s in answer.body.get("servers", [])}
+        changed: dict[str, dict[str, Any]] = {}
+        marker: tuple[tuple[str, str], ...] = ()
+        for _ in range(MAX_POLL_PAGES):
+            await self._keep_lease()
+            call = PlannedCall("poll", "GET", "/servers/detail", query + marker)
+            answer = await self.engine.nova.send(call, token=token)
+            if not answer.ok:
+                raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")
+            page = answer.part("servers")
+            changed.update((s["id"], s) for s in page)
+            # Nova links a next page exactly when this one is full.
+            if not page or not any(link.get("rel") == "next" for link in answer.body.get("servers_links") or []):
+                break
+            marker = (("marker", page[-1]["id"]),)
+        return changed
 
     async def _step(self, task: Task, token: str | None, changed: dict[str, dict[str, Any]] | None) -> None:
         """Advance one task on what the poll showed; when nothing could be
