@@ -191,3 +191,43 @@ async def test_a_task_read_after_a_restart_ends_when_nova_finished(
     assert task["state"] == "COMPLETED"
     finished = max(e["finish_time"] for e in events)
     assert task["ended_at"] == show_time(parse_time(finished))
+
+
+async def test_no_task_recorded_means_no_action_sent(proxy: TestClient, two_servers: tuple[str, str], nova_as) -> None:  # type: ignore[no-untyped-def]
+    server_id = two_servers[0]
+    before = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions"))[
+        "instanceActions"
+    ]
+    await proxy.app[TASKS].store.close()  # the store goes away (a full disk, a lost database)
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json={"action": "REBOOT"}, headers=MEMBER)
+    assert resp.status == 503
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "nothing was sent to Nova" in (await resp.json())["error"]["message"]
+    after = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions"))["instanceActions"]
+    assert after == before
+
+
+SECRET = "S3cret-Probe-123"
+
+
+async def test_a_password_is_kept_nowhere(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], tmp_path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    proxy = await aiohttp_client(create_app(dataclasses.replace(proxy_settings, explain=True), mappings))
+    with caplog.at_level(logging.DEBUG):
+        resp = await proxy.post(
+            f"/servers/{two_servers[0]}/tasks",
+            json={"action": "UPDATE_PASSWORD", "password": SECRET},
+            headers={**MEMBER, "X-VNext-Explain": "1"},
+        )
+        answer = await resp.text()
+        assert resp.status == 202, answer
+        task_id = (await resp.json())["id"]
+        read = await (await proxy.get(f"/server_tasks/{task_id}", headers={**MEMBER, "X-VNext-Explain": "1"})).text()
+        history = await (await proxy.get(f"/servers/{two_servers[0]}/tasks", headers=MEMBER)).text()
+    assert (await proxy.app[TASKS].store.get_task(task_id)).params.get("password") is None
+    await proxy.close()  # the store's files are complete once it closes
+    for shown in (answer, read, history, caplog.text):
+        assert SECRET not in shown
+    for stored in tmp_path.glob("tasks.sqlite3*"):
+        assert SECRET.encode() not in stored.read_bytes(), stored.name

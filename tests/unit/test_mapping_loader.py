@@ -153,3 +153,27 @@ def test_every_handler_a_mapping_may_name_is_served() -> None:
     from vnext_proxy.web.app import ROUTE_HANDLERS as SERVED
 
     assert set(DECLARED) == set(SERVED)
+
+
+def test_a_secret_param_must_be_write_only(tmp_path: Path) -> None:
+    """A password sent to Nova must never reach the store: the loader refuses
+    an action param that looks like one unless it is marked writeOnly."""
+    actions = """
+actions:
+  SET_PASSWORD:
+    gap: []
+    nova_action: changePassword
+    params:
+      admin_password: {type: string}
+    required: [admin_password]
+    call: {method: POST, path: "/servers/{server}/action", body: {changePassword: {adminPass: "{admin_password}"}}}
+    done: [{vm_state: active}]
+"""
+    found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE + actions)
+    assert [p.split("/")[-1] for p in found] == [
+        "a.yaml:24: actions.SET_PASSWORD.params.admin_password: 'admin_password' looks like a secret: "
+        "mark it writeOnly: true, so it is never stored"
+    ]
+    marked = actions.replace("admin_password: {type: string}", "admin_password: {type: string, writeOnly: true}")
+    (tmp_path / "a.yaml").write_text(THING + "routes:" + GOOD_ROUTE + marked)
+    assert load_mappings(tmp_path).actions["SET_PASSWORD"].secret_params == {"admin_password"}

@@ -279,6 +279,12 @@ class ActionSpec:
     revert_of: str | None = None
     source: Source | None = None
 
+    @property
+    def secret_params(self) -> frozenset[str]:
+        """Params marked ``writeOnly`` (a password): sent to Nova, never kept."""
+        properties = self.params_schema.get("properties", {})
+        return frozenset(name for name, schema in properties.items() if schema.get("writeOnly") is True)
+
     def variant_for(self, params: dict[str, Any]) -> ActionVariant:
         for variant in self.variants:
             if all(params.get(k) == v for k, v in variant.when):

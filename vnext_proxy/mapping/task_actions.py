@@ -82,6 +82,10 @@ TASK_ITEMS_SCHEMA: dict[str, Any] = {
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+#: Param names that hold secrets, which the store must never see.
+_SECRET_NAME = re.compile(r"pass|secret|user_data|token", re.IGNORECASE)
+
+
 def parse_actions(
     doc: YamlDocument, raw: dict[str, Any], claim_gap: Callable[[KeyPath, Any], tuple[str, ...]]
 ) -> tuple[dict[str, ActionSpec], list[Problem]]:
@@ -111,6 +115,10 @@ def parse_actions(
         for key in (*spec.get("required", []), *spec.get("one_of", []), *spec.get("resolve", {})):
             if key not in params:
                 problems.append(doc.problem(path, f"'{key}' is not one of its params"))
+        for key, param in params.items():
+            if _SECRET_NAME.search(key) and param.get("writeOnly") is not True:
+                reason = f"'{key}' looks like a secret: mark it writeOnly: true, so it is never stored"
+                problems.append(doc.problem((*path, "params", key), reason))
         schema: dict[str, Any] = {
             "type": "object",
             "properties": {"action": {"const": name}, **params},

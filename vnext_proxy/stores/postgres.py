@@ -132,7 +132,9 @@ class PostgresTaskStore:
         return saved if status == "UPDATE 1" else None
 
     async def remove_task(self, task: Task) -> bool:
-        status = await self._pool.execute("DELETE FROM tasks WHERE id = $1 AND version = $2", task.id, task.version)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM task_items WHERE task_id = $1", task.id)
+            status = await conn.execute("DELETE FROM tasks WHERE id = $1", task.id)
         return bool(status == "DELETE 1")
 
     async def _tasks(self, where: str, *args: Any, order: str = "created_at DESC") -> list[Task]:

@@ -151,7 +151,8 @@ class SqliteTaskStore:
         return saved if cursor.rowcount == 1 else None
 
     async def remove_task(self, task: Task) -> bool:
-        cursor = await self._db.execute("DELETE FROM tasks WHERE id = ? AND version = ?", (task.id, task.version))
+        await self._db.execute("DELETE FROM task_items WHERE task_id = ?", (task.id,))
+        cursor = await self._db.execute("DELETE FROM tasks WHERE id = ?", (task.id,))
         await self._db.commit()
         return cursor.rowcount == 1
 

@@ -86,29 +86,61 @@ class TaskEngine:
             uritemplate.expand(variant.call.path, {"server": server_id, **_strings(params)}),
             body=fill(variant.call.body, params) if variant.call.body is not None else None,
         )
-        answer = await send(planned)
-        if not answer.ok:
-            raise from_nova(answer.status, answer.body)  # Nova refused at once: no task
         now = self.clock()
+        # Recorded before Nova is asked: an action Nova takes always has its
+        # task, even if the proxy stops right after asking.
         task = Task(
             id=str(uuid.uuid4()),
             server_id=server_id,
             project_id=server.get("tenant_id"),
             action=spec.name,
-            state=COMPLETED if variant.sync else RUNNING,
+            state=RUNNING,
             created_at=now,
-            created_by=await self._caller_id(server_id, answer, send),
+            created_by=None,
             deadline_at=now + timedelta(seconds=self.settings.tasks.deadline_for(spec.name)),
-            request_id=answer.request_id,
             updated_at=now,
-            ended_at=now if variant.sync else None,
-            params=params,
+            # What advancing it needs later, never a secret (writeOnly params).
+            params={k: v for k, v in params.items() if k not in spec.secret_params},
             creator_token_sha256=token_digest(token),
         )
-        await self.store.add_task(task)
-        if not task.is_final:
+        await self._record(task)
+        answer = await send(planned)
+        if not answer.ok:
+            await self.store.remove_task(task)  # Nova refused at once: no task
+            raise from_nova(answer.status, answer.body)
+        if not variant.sync:
             self._tokens[task.id] = token
-        return task
+        return await self._amend(
+            task,
+            request_id=answer.request_id,
+            created_by=await self._caller_id(server_id, answer, send),
+            state=COMPLETED if variant.sync else RUNNING,
+            ended_at=self.clock() if variant.sync else None,
+        )
+
+    async def _amend(self, task: Task, **changes: Any) -> Task:
+        """Apply ``changes`` to the stored task, whatever another writer (the
+        poller, a reader) saved in between; a task that ended stays as it is."""
+        current: Task | None = task
+        for _ in range(5):  # each miss means another writer saved; they are few
+            if current is None or current.is_final:
+                break
+            saved = await self.store.save_task(replace(current, **changes))
+            if saved is not None:
+                if saved.is_final:
+                    self._forget(saved.id)
+                return saved
+            current = await self.store.get_task(task.id)
+        return current or task
+
+    async def _record(self, task: Task) -> None:
+        try:
+            await self.store.add_task(task)
+        except Exception as exc:  # whatever the store's driver raises
+            log.warning("the task store could not record a task (%s); Nova was not asked", exc.__class__.__name__)
+            raise VNextError(
+                503, "the proxy cannot record tasks right now; nothing was sent to Nova", headers={"Retry-After": "5"}
+            ) from None
 
     async def record_launch(self, server_id: str, project_id: str, nova_request_id: str | None, token: str) -> Task:
         """The CREATE task of a server just launched (POST /servers accepted).
