@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from vnext_proxy.config import Settings
+from vnext_proxy.config import ServiceCredentials, Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.tasks.model import RUNNING
 from vnext_proxy.tasks.poller import TaskPoller
@@ -22,6 +22,7 @@ from vnext_proxy.web.app import create_app
 from vnext_proxy.web.keys import TASKS
 
 MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+ADMIN = {"X-Auth-Token": "devcloud-admin"}
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,38 @@ async def test_a_password_is_kept_nowhere(
         assert SECRET not in shown
     for stored in tmp_path.glob("tasks.sqlite3*"):
         assert SECRET.encode() not in stored.read_bytes(), stored.name
+
+
+async def test_admin_only_details_stay_admin_only(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], devcloud: str
+) -> None:  # type: ignore[no-untyped-def]
+    """With service credentials the poller reads Nova as an admin; a member
+    still sees only the failed step, an admin also Nova's details."""
+    service = ServiceCredentials(
+        username="vnext-service", password="devcloud", project_name="service",
+        auth_url=devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3",
+    )  # fmt: skip
+    tasks = dataclasses.replace(proxy_settings.tasks, service_credentials=service)
+    proxy = await aiohttp_client(create_app(dataclasses.replace(proxy_settings, tasks=tasks), mappings))
+    # m1.xlarge fits no devcloud host: the scheduler fails it, and the details say so.
+    resp = await proxy.post(
+        f"/servers/{two_servers[1]}/tasks", json={"action": "RESIZE", "type_id": "m1.xlarge"}, headers=MEMBER
+    )
+    assert resp.status == 202, await resp.text()
+    task_id = (await resp.json())["id"]
+    engine = proxy.app[TASKS]
+    for _ in range(120):
+        stored = await engine.store.get_task(task_id)
+        assert stored is not None
+        if stored.state != RUNNING:
+            break
+        await asyncio.sleep(0.5)
+    assert stored.state == "ABORTED"
+    assert stored.admin_reason, "the poller read the details as an admin"
+    seen_by_member = (await (await proxy.get(f"/server_tasks/{task_id}", headers=MEMBER)).json())["reason"]
+    seen_by_admin = (await (await proxy.get(f"/server_tasks/{task_id}", headers=ADMIN)).json())["reason"]
+    assert seen_by_member == stored.reason
+    assert stored.admin_reason not in seen_by_member
+    assert seen_by_admin == f"{stored.reason} ({stored.admin_reason})"
+    history = (await (await proxy.get(f"/servers/{two_servers[1]}/tasks", headers=MEMBER)).json())["tasks"]
+    assert all(stored.admin_reason not in (t["reason"] or "") for t in history)

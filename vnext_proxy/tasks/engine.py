@@ -252,7 +252,14 @@ class TaskEngine:
         proxy's own time only for a deadline)."""
         now = self.clock()
         ended = await self._save(
-            replace(updated, state=verdict.state, reason=verdict.reason, ended_at=ended_at, updated_at=now)
+            replace(
+                updated,
+                state=verdict.state,
+                reason=verdict.reason,
+                admin_reason=verdict.admin_reason,
+                ended_at=ended_at,
+                updated_at=now,
+            )
         )
         if ended.state == verdict.state:
             await self._close_items(ended, now)

@@ -22,7 +22,10 @@ CONFIRM = "confirm"
 @dataclass(frozen=True)
 class Verdict:
     state: str
+    #: Why, in what Nova shows any reader: the failed step, the fault's message.
     reason: str | None = None
+    #: What Nova shows admins only (an event's details): kept apart.
+    admin_reason: str | None = None
     #: What the engine must do before it can decide: fetch Nova's instance
     #: action, or confirm a resize.
     next_step: str | None = None
@@ -39,14 +42,16 @@ def assess(
     and, when fetched, the instance action Nova recorded for it."""
     failure = _action_failure(action)
     if failure is not None:
-        return Verdict(ABORTED, failure)
+        step, details = failure
+        fault = _fault_message(server)
+        return Verdict(ABORTED, f"{step}: {fault}" if fault else step, admin_reason=details)
     if (
         server is not None
         and server.get("OS-EXT-STS:vm_state") == "error"
         and task.params.get("start_vm_state") != "error"
     ):
-        fault = (server.get("fault") or {}).get("message") or "no fault recorded"
-        return Verdict(ABORTED, f"Nova put the server in ERROR: {fault}")
+        fault = _fault_message(server) or "no fault recorded"
+        return Verdict(ABORTED, f"Nova put the server in ERROR: {fault}", admin_reason=_fault_details(server))
     if server is None and not any(m.gone for m in variant.done):
         return Verdict(ABORTED, "the server no longer exists")
     late = overdue(task, now)
@@ -115,18 +120,28 @@ def _finished(action: dict[str, Any]) -> bool:
     return bool(events) and all(e.get("finish_time") for e in events)
 
 
-def _action_failure(action: dict[str, Any] | None) -> str | None:
+def _action_failure(action: dict[str, Any] | None) -> tuple[str, str | None] | None:
+    """The failed step, and its details (which Nova shows admins only)."""
     if action is None:
         return None
     for event in action.get("events") or []:
         if event.get("result") == "Error":
-            detail = event.get("details") or _last_line(event.get("traceback"))
-            if detail is None:
-                return f"Nova's {event.get('event')} step failed (Nova shows the details to admins only)"
-            return f"Nova's {event.get('event')} step failed: {detail}"
+            details = event.get("details") or _last_line(event.get("traceback"))
+            return f"Nova's {event.get('event')} step failed", details
     if action.get("message") == "Error" and _finished(action):
-        return f"Nova's {action.get('action')} action ended in error"
+        return f"Nova's {action.get('action')} action ended in error", None
     return None
+
+
+def _fault_message(server: dict[str, Any] | None) -> str | None:
+    """A server fault's message: Nova shows it to every reader of the server."""
+    message = ((server or {}).get("fault") or {}).get("message")
+    return message if isinstance(message, str) and message else None
+
+
+def _fault_details(server: dict[str, Any] | None) -> str | None:
+    """A fault's details (a traceback): Nova shows them to admins only."""
+    return _last_line(((server or {}).get("fault") or {}).get("details"))
 
 
 def _last_line(text: Any) -> str | None:

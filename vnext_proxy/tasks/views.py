@@ -8,7 +8,11 @@ from vnext_proxy.tasks.model import Task, TaskItem
 from vnext_proxy.timeutil import show_time
 
 
-def task_view(task: Task) -> dict[str, Any]:
+def task_view(task: Task, *, admin: bool = False) -> dict[str, Any]:
+    """``admin``: the reader is one, and sees what Nova shows admins only."""
+    reason = task.reason
+    if admin and task.admin_reason:
+        reason = f"{reason} ({task.admin_reason})" if reason else task.admin_reason
     return {
         "id": task.id,
         "server_id": task.server_id,
@@ -18,7 +22,7 @@ def task_view(task: Task) -> dict[str, Any]:
         "created_by": task.created_by,
         "updated_at": show_time(task.updated_at),
         "ended_at": show_time(task.ended_at),
-        "reason": task.reason,
+        "reason": reason,
         # The x-openstack-request-id of the Nova call, which is also the
         # request_id of Nova's instance action: where to look on Nova's side.
         "nova_request_id": task.request_id,

@@ -16,7 +16,7 @@ from vnext_proxy.tasks.history import merge_history
 from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
 from vnext_proxy.tasks.views import item_view, task_view
 from vnext_proxy.web.handlers import Handler, caller_token, json_body, page_response, respond, send_for
-from vnext_proxy.web.keys import MAPPINGS, SETTINGS, TASKS
+from vnext_proxy.web.keys import CALLER, MAPPINGS, SETTINGS, TASKS
 
 _STATES = (RUNNING, *sorted(FINAL_STATES))
 
@@ -31,7 +31,7 @@ async def start_task(request: web.Request) -> web.StreamResponse:
 
 async def get_task(request: web.Request) -> web.StreamResponse:
     task = await _visible_task(request)
-    return respond(request, task_view(task), 200, {})
+    return respond(request, task_view(task, admin=await _admin_reads(request, [task])), 200, {})
 
 
 async def server_tasks(request: web.Request) -> web.StreamResponse:
@@ -55,7 +55,9 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     for task in merged:
         if task.id not in stored_ids and task.state != RUNNING:
             await engine.store.add_task(task)
-    return page_response(request, "tasks", [task_view(t) for t in _filter(request, merged, lambda t: t.created_at)])
+    shown = _filter(request, merged, lambda t: t.created_at)
+    admin = await _admin_reads(request, shown)
+    return page_response(request, "tasks", [task_view(t, admin=admin) for t in shown])
 
 
 async def task_items(request: web.Request) -> web.StreamResponse:
@@ -87,6 +89,15 @@ async def _catch_up(request: web.Request, task: Task, token: str) -> Task:
     if task.state == RUNNING and engine.token_for(task.id) is None and not engine.adopt_if_creator(task, token):
         return await engine.advance(task, partial(_send, request, token), may_write=False)
     return task
+
+
+async def _admin_reads(request: web.Request, tasks: list[Task]) -> bool:
+    """Whether the reader may see what Nova shows admins only; asked of
+    Nova only when one of these tasks has such details."""
+    if not any(t.admin_reason for t in tasks):
+        return False
+    token = caller_token(request)
+    return await request.app[CALLER].is_admin(token, partial(_send, request, token))
 
 
 async def _send(request: web.Request, token: str, call: PlannedCall) -> NovaAnswer:
