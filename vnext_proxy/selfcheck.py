@@ -7,9 +7,11 @@ for (and the mappings need), and do the configured credentials work?
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
@@ -46,7 +48,7 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
             answer = await nova.versions()
         except VNextError as exc:
             findings.append(Finding(False, f"Nova cannot be reached: {exc.message}"))
-            return findings + await _credentials(settings)
+            return findings + await _credentials(settings, None)
         v21 = next((v for v in (answer.body or {}).get("versions", []) if v.get("id") == "v2.1"), None)
         if v21 is None:
             findings.append(Finding(False, f"what answers at {endpoint} is not Nova (no v2.1 in its versions)"))
@@ -61,14 +63,51 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
                     + ("" if fits else f": it cannot serve {settings.nova.microversion} (set nova.microversion)"),
                 )
             )
-    return findings + await _credentials(settings)
+        return findings + await _credentials(settings, nova)
 
 
-async def _credentials(settings: Settings) -> list[Finding]:
+async def _credentials(settings: Settings, nova: NovaClient | None) -> list[Finding]:
     creds = settings.tasks.service_credentials
     if creds is None:
         return [Finding(True, "no service credentials: the poller uses each task creator's token")]
     token = await ServiceAuth(creds, settings.nova).token()
     if token is None:
         return [Finding(False, f"Keystone refused the service credentials of user {creds.username!r}")]
-    return [Finding(True, f"the service credentials of {creds.username!r} work")]
+    findings = [Finding(True, f"Keystone signs in the service user {creds.username!r}")]
+    if nova is not None:
+        try:
+            findings += await _poller_reads(nova, token, creds.username)
+        except VNextError as exc:
+            findings.append(Finding(False, f"the poller's reads could not be tried: {exc.message}"))
+    return findings
+
+
+#: What the service user's role must allow: the poller's own calls.
+_ADMIN_NEEDED = "give it the admin role (Nova's policy: every project's servers, their actions and resizes)"
+
+
+async def _poller_reads(nova: NovaClient, token: str, user: str) -> list[Finding]:
+    """The reads the poller makes with the service credentials, made once.
+    A check never writes, so confirming a resize is named, not tried."""
+    listing = await nova.send(PlannedCall("check", "GET", "/servers/detail", _ONE_OF_EVERY_PROJECT), token=token)
+    if listing.status in (401, 403):
+        return [
+            Finding(False, f"{user!r} may not list every project's servers (Nova: {listing.status}): {_ADMIN_NEEDED}")
+        ]
+    if not listing.ok:
+        return [Finding(False, f"listing every project's servers as {user!r} failed (Nova: {listing.status})")]
+    found = [Finding(True, f"{user!r} may list every project's servers")]
+    servers = listing.body.get("servers") if isinstance(listing.body, dict) else None
+    if not servers:
+        return [*found, Finding(True, "no server to read instance actions of yet; try again once one exists")]
+    actions = await nova.send(
+        PlannedCall("check", "GET", f"/servers/{quote(str(servers[0].get('id')), safe='')}/os-instance-actions"),
+        token=token,
+    )
+    if not actions.ok:
+        reason = f"{user!r} may not read another project's instance actions (Nova: {actions.status}): {_ADMIN_NEEDED}"
+        return [*found, Finding(False, reason)]
+    return [*found, Finding(True, f"{user!r} may read any server's instance actions (and so confirm its resizes)")]
+
+
+_ONE_OF_EVERY_PROJECT = (("all_tenants", "1"), ("limit", "1"))

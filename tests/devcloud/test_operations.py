@@ -53,3 +53,32 @@ async def test_check_knows_nova_from_something_else(aiohttp_server, tmp_path: Pa
     result = await asyncio.to_thread(run_check, config)
     assert result.returncode == 1
     assert "is not Nova" in result.stdout
+
+
+def test_check_tries_the_pollers_reads_with_the_service_credentials(
+    devcloud: str, tmp_path: Path, boot_server, forget_servers
+) -> None:  # type: ignore[no-untyped-def]
+    server_id = boot_server("check-reads")  # one server, whose actions the check reads
+    try:
+        keystone = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3"
+        for user, works in (("vnext-service", True), ("alice", False)):
+            config = tmp_path / f"{user}.yaml"
+            config.write_text(
+                f"nova:\n  endpoint: {devcloud}\n"
+                f"tasks:\n  service_credentials: {{username: {user}, password: devcloud, project_name: service,"
+                f" auth_url: '{keystone}'}}\n"
+            )
+            result = run_check(config)
+            assert f"ok: Keystone signs in the service user '{user}'" in result.stdout, result.stdout
+            if works:
+                assert result.returncode == 0, result.stdout
+                assert "ok: 'vnext-service' may list every project's servers" in result.stdout
+                assert "ok: 'vnext-service' may read any server's instance actions" in result.stdout
+            else:
+                assert result.returncode == 1
+                assert (
+                    "PROBLEM: 'alice' may not list every project's servers (Nova: 403): give it the admin role"
+                    in result.stdout
+                )
+    finally:
+        forget_servers([server_id])

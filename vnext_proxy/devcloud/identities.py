@@ -87,4 +87,5 @@ IDENTITIES: tuple[Identity, ...] = (
 TOKENS: dict[str, Identity] = {identity.token: identity for identity in IDENTITIES}
 
 #: Passwords devcloud's Keystone stand-in accepts (POST /identity/v3/auth/tokens).
-PASSWORDS: dict[str, str] = {"vnext-service": "devcloud"}
+#: alice's lets tests try service credentials that lack the admin role.
+PASSWORDS: dict[str, str] = {"vnext-service": "devcloud", "alice": "devcloud"}
