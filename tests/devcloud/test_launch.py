@@ -250,3 +250,30 @@ async def test_a_launch_nova_cannot_place_aborts_its_create_task(
         assert server["status"] == "ERROR"
     finally:
         forget_servers([launched["id"]])
+
+
+async def test_a_retried_launch_with_an_idempotency_key_launches_once(  # type: ignore[no-untyped-def]
+    proxy: TestClient, nova_as, forget_servers, keypair: str
+) -> None:
+    ids = await vnext_ids(proxy, keypair)
+    body = {"defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
+            "servers": [{"hostname": "launch-once"}]}  # fmt: skip
+    keyed = {**MEMBER, "Idempotency-Key": "launch-once-1"}
+    first = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=keyed)
+    assert first.status == 202, await first.text()
+    launched = await first.json()
+    try:
+        # The answer was lost, say; the client sends the same request again.
+        again = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=keyed)
+        assert again.status == 202
+        assert await again.json() == launched
+        assert again.headers["Idempotent-Replayed"] == "true"
+        named = [s for s in nova_servers(nova_as).values() if s["OS-EXT-SRV-ATTR:hostname"] == "launch-once"]
+        assert [s["id"] for s in named] == [launched[0]["id"]]
+        other = await proxy.post(
+            f"/projects/{PROJECT_A}/servers", json={**body, "servers": [{"hostname": "launch-twice"}]}, headers=keyed
+        )
+        assert other.status == 422
+        assert (await other.json())["error"]["field"] == "Idempotency-Key"
+    finally:
+        forget_servers([s["id"] for s in launched])

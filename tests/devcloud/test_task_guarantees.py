@@ -267,3 +267,38 @@ async def test_admin_only_details_stay_admin_only(
     assert seen_by_admin == f"{stored.reason} ({stored.admin_reason})"
     history = (await (await proxy.get(f"/servers/{two_servers[1]}/tasks", headers=MEMBER)).json())["tasks"]
     assert all(stored.admin_reason not in (t["reason"] or "") for t in history)
+
+
+async def test_a_retried_task_with_an_idempotency_key_acts_once(
+    proxy: TestClient, two_servers: tuple[str, str], nova_as
+) -> None:  # type: ignore[no-untyped-def]
+    server_id = two_servers[0]
+    path = f"/servers/{server_id}/tasks"
+    keyed = {**MEMBER, "Idempotency-Key": "reboot-7f3a"}
+    first = await proxy.post(path, json={"action": "REBOOT"}, headers=keyed)
+    assert first.status == 202, await first.text()
+    task = await first.json()
+    actions = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions"))[
+        "instanceActions"
+    ]
+    again = await proxy.post(path, json={"action": "REBOOT"}, headers=keyed)
+    assert (again.status, await again.json()) == (202, task)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # The same key with another body is refused; another user's key is theirs.
+    changed = await proxy.post(path, json={"action": "POWER_OFF"}, headers=keyed)
+    assert changed.status == 422
+    assert (await changed.json())["error"]["field"] == "Idempotency-Key"
+    bad = await proxy.post(path, json={"action": "REBOOT"}, headers={**MEMBER, "Idempotency-Key": "é" * 3})
+    assert bad.status == 400
+    later = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions"))["instanceActions"]
+    assert [a["request_id"] for a in later] == [a["request_id"] for a in actions], "Nova was asked again"
+    await wait_in_nova(nova_as, server_id, "active")
+    by_manager = await proxy.post(
+        path,
+        json={"action": "REBOOT"},
+        headers={"X-Auth-Token": "devcloud-manager-a", "Idempotency-Key": "reboot-7f3a"},
+    )
+    assert by_manager.status == 202
+    assert (await by_manager.json())["id"] != task["id"]
+    await wait_in_nova(nova_as, server_id, "active")

@@ -14,7 +14,7 @@ import pytest
 from helpers import postgres_schema
 
 from vnext_proxy.server_groups import ServerGroup
-from vnext_proxy.stores import TaskStore, open_store
+from vnext_proxy.stores import KeptAnswer, TaskStore, open_store
 from vnext_proxy.tasks.model import COMPLETED, RUNNING, Task, TaskItem
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -149,3 +149,21 @@ async def test_a_sqlite_file_from_before_migrations_is_migrated(tmp_path: Path) 
         assert await store.save_task(replace(old, state=COMPLETED)) is not None
     finally:
         await store.close()
+
+
+async def test_idempotency_keys(store: TaskStore) -> None:
+    assert await store.claim_key("scope-1", "body-a", ttl=60) is None  # the first request
+    assert await store.claim_key("scope-1", "body-a", ttl=60) == KeptAnswer("body-a")  # still being served
+    await store.keep_answer("scope-1", 202, b'{"id": "t1"}', {"Location": "/server_tasks/t1"})
+    assert await store.claim_key("scope-1", "body-b", ttl=60) == KeptAnswer(
+        "body-a", 202, b'{"id": "t1"}', {"Location": "/server_tasks/t1"}
+    )
+    # A first request that failed leaves the key free; an answered one stays.
+    assert await store.claim_key("scope-2", "body-a", ttl=60) is None
+    await store.release_key("scope-2")
+    assert await store.claim_key("scope-2", "body-a", ttl=60) is None
+    await store.release_key("scope-1")
+    assert (await store.claim_key("scope-1", "body-a", ttl=60)) is not None
+    # Past its time a key is free again.
+    await asyncio.sleep(1.1)
+    assert await store.claim_key("scope-1", "body-c", ttl=1) is None

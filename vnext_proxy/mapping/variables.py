@@ -14,11 +14,12 @@ PROVIDED_VARIABLES: dict[str, str] = {
 #: mapping declares the route, its gap row and its status; the handler does
 #: what a list of Nova calls cannot (start a task, merge Nova's history).
 ROUTE_HANDLERS: dict[str, str] = {
-    "start_task": "POST /servers/{server_id}/tasks: validate, call Nova, record the task",
+    "start_task": "POST /servers/{server_id}/tasks: validate, record the task, call Nova (Idempotency-Key)",
     "get_task": "GET /server_tasks/{task_id}",
     "server_tasks": "GET /servers/{server_id}/tasks: the proxy's tasks and Nova's other actions",
     "task_items": "GET /server_tasks/{task_id}/items",
-    "launch_servers": "POST /projects/{project}/servers: check every server, then launch each with a CREATE task",
+    "launch_servers": "POST /projects/{project}/servers: check every server, launch each with a CREATE task "
+    "(Idempotency-Key)",
     "create_server_type": "POST /server_types: a flavor, its tags (extra spec) and shares (flavor access)",
     "update_server_type": "PATCH /server_types/{id}: description, tags and shares (the rest is fixed in Nova)",
     "server_type_tags": "GET/PUT/DELETE /server_types/{id}/tags",

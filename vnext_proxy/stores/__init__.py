@@ -4,11 +4,23 @@ implementation from the store URL in config."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.tasks.model import Task, TaskItem
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """The first answer to a request sent with an Idempotency-Key."""
+
+    body_sha256: str
+    #: None while the first request is still being served.
+    status: int | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class TaskStore(Protocol):
@@ -50,6 +62,18 @@ class TaskStore(Protocol):
 
     async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
         """Oldest first."""
+        ...
+
+    async def claim_key(self, scope: str, body_sha256: str, ttl: float) -> KeptAnswer | None:
+        """Claim an idempotency key (``scope`` names the caller, the route and
+        the key): None when this request is the first within ``ttl`` seconds,
+        else what the first one left (its answer, or that it is in progress)."""
+        ...
+
+    async def keep_answer(self, scope: str, status: int, body: bytes, headers: dict[str, str]) -> None: ...
+
+    async def release_key(self, scope: str) -> None:
+        """The first request failed: a retry may try again."""
         ...
 
     async def take_lease(self, name: str, holder: str, ttl: float) -> bool:

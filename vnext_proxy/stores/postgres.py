@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from vnext_proxy.server_groups import ServerGroup
+from vnext_proxy.stores import KeptAnswer
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
 #: Each entry migrates from the previous version; never edit one that shipped.
@@ -46,6 +47,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
     ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
+    """,
+    """
+    CREATE TABLE idempotency_keys (
+        scope TEXT PRIMARY KEY, body_sha256 TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+        status INTEGER, body BYTEA, headers JSONB
+    );
     """,
 )
 _MIGRATION_LOCK = 0x76_6E_65_78_74  # "vnext": one advisory lock id for schema changes
@@ -189,6 +196,40 @@ class PostgresTaskStore:
             project_id,
         )
         return [ServerGroup(**_record(r)) for r in rows]
+
+    async def claim_key(self, scope: str, body_sha256: str, ttl: float) -> KeptAnswer | None:
+        claimed = await self._pool.fetchval(
+            """
+            INSERT INTO idempotency_keys (scope, body_sha256, created_at) VALUES ($1, $2, now())
+            ON CONFLICT (scope) DO UPDATE SET body_sha256 = excluded.body_sha256, created_at = excluded.created_at,
+                status = NULL, body = NULL, headers = NULL
+            WHERE idempotency_keys.created_at < now() - make_interval(secs => $3)
+            RETURNING scope
+            """,
+            scope,
+            body_sha256,
+            ttl,
+        )
+        if claimed is not None:
+            return None
+        row = await self._pool.fetchrow(
+            "SELECT body_sha256, status, body, headers FROM idempotency_keys WHERE scope = $1", scope
+        )
+        if row is None:  # released in between: the next retry claims it
+            return KeptAnswer(body_sha256)
+        return KeptAnswer(row[0], row[1], bytes(row[2] or b""), json.loads(row[3] or "{}"))
+
+    async def keep_answer(self, scope: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        await self._pool.execute(
+            "UPDATE idempotency_keys SET status = $2, body = $3, headers = $4 WHERE scope = $1",
+            scope,
+            status,
+            body,
+            json.dumps(headers),
+        )
+
+    async def release_key(self, scope: str) -> None:
+        await self._pool.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND status IS NULL", scope)
 
     async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
         """Take or renew the lease; True while this holder has it. A holder

@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from vnext_proxy.server_groups import ServerGroup
+from vnext_proxy.stores import KeptAnswer
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
 #: Each entry migrates from the previous version (PRAGMA user_version);
@@ -67,6 +68,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
     ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
+    """,
+    """
+    CREATE TABLE idempotency_keys (
+        scope TEXT PRIMARY KEY,
+        body_sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        status INTEGER,
+        body BLOB,
+        headers TEXT
+    );
     """,
 )
 
@@ -208,6 +219,36 @@ class SqliteTaskStore:
 
     async def groups_for_project(self, project_id: str) -> list[ServerGroup]:
         return await self._groups("project_id = ?", (project_id,))
+
+    async def claim_key(self, scope: str, body_sha256: str, ttl: float) -> KeptAnswer | None:
+        now = time.time()
+        # A key older than ttl is free again: the claim takes it over.
+        cursor = await self._db.execute(
+            "INSERT INTO idempotency_keys (scope, body_sha256, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (scope) DO UPDATE SET body_sha256 = excluded.body_sha256, created_at = excluded.created_at, "
+            "status = NULL, body = NULL, headers = NULL WHERE idempotency_keys.created_at < ?",
+            (scope, body_sha256, now, now - ttl),
+        )
+        await self._db.commit()
+        if cursor.rowcount == 1:
+            return None
+        sql = "SELECT body_sha256, status, body, headers FROM idempotency_keys WHERE scope = ?"
+        async with self._db.execute(sql, (scope,)) as found:
+            row = await found.fetchone()
+        if row is None:  # released in between: the next retry claims it
+            return KeptAnswer(body_sha256)
+        return KeptAnswer(row[0], row[1], row[2] or b"", json.loads(row[3] or "{}"))
+
+    async def keep_answer(self, scope: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        await self._db.execute(
+            "UPDATE idempotency_keys SET status = ?, body = ?, headers = ? WHERE scope = ?",
+            (status, body, json.dumps(headers), scope),
+        )
+        await self._db.commit()
+
+    async def release_key(self, scope: str) -> None:
+        await self._db.execute("DELETE FROM idempotency_keys WHERE scope = ? AND status IS NULL", (scope,))
+        await self._db.commit()
 
     async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
         """As PostgresTaskStore.take_lease (processes sharing one file)."""

@@ -19,6 +19,7 @@ from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.handlers import RouteHandler
+from vnext_proxy.web.idempotency import idempotent
 from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, SETTINGS, TASKS
 from vnext_proxy.web.launch_handler import launch_servers
 from vnext_proxy.web.metrics import Metrics
@@ -34,7 +35,14 @@ from vnext_proxy.web.server_type_handlers import SERVER_TYPE_HANDLERS
 from vnext_proxy.web.task_handlers import TASK_HANDLERS
 
 #: The Python side of mapping.variables.ROUTE_HANDLERS.
-ROUTE_HANDLERS = {**TASK_HANDLERS, **SERVER_TYPE_HANDLERS, **SERVER_GROUP_HANDLERS, "launch_servers": launch_servers}
+ROUTE_HANDLERS = {
+    **TASK_HANDLERS,
+    **SERVER_TYPE_HANDLERS,
+    **SERVER_GROUP_HANDLERS,
+    # The POSTs that make Nova act: a retry with the same Idempotency-Key acts once.
+    "start_task": idempotent(TASK_HANDLERS["start_task"]),
+    "launch_servers": idempotent(launch_servers),
+}
 
 
 def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
