@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import POSTGRES
+from helpers import POSTGRES, postgres_schema
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.process import DevCloudProcess
@@ -47,6 +47,18 @@ def postgres() -> str:
             pytest.fail(f"CI needs PostgreSQL: {reason}")
         pytest.skip(reason)
     return POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store of the test's own: a SQLite file, then the machine's PostgreSQL
+    (a schema dropped afterwards). Open it as often as replicas would."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/tasks.sqlite3"
+        return
+    postgres = request.getfixturevalue("postgres")
+    async with postgres_schema("vnext_test") as schema:
+        yield f"{postgres}?schema={schema}"
 
 
 @pytest.fixture(scope="session")

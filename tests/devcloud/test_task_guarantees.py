@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from vnext_proxy.config import ServiceCredentials, Settings
 from vnext_proxy.mapping.model import MappingSet
-from vnext_proxy.tasks.model import RUNNING
+from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.tasks.model import RUNNING, Task
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.timeutil import parse_time, show_time
 from vnext_proxy.web.app import create_app
@@ -55,18 +56,37 @@ async def revoke(devcloud: str, token: str) -> None:
 
 
 @pytest.fixture
-async def idle_poller_proxy(aiohttp_client, proxy_settings: Settings, mappings: MappingSet) -> TestClient:  # type: ignore[no-untyped-def]
-    """The proxy, with its own poller asleep: the test runs the cycles."""
-    settings = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
-    client: TestClient = await aiohttp_client(create_app(settings, mappings))
+def idle_settings(proxy_settings: Settings) -> Settings:
+    """The proxy's settings with its own poller asleep: the test runs the cycles."""
+    return dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
+
+
+@pytest.fixture
+async def idle_poller_proxy(aiohttp_client, idle_settings: Settings, mappings: MappingSet) -> TestClient:  # type: ignore[no-untyped-def]
+    client: TestClient = await aiohttp_client(create_app(idle_settings, mappings))
     return client
 
 
-async def start(proxy: TestClient, server_id: str, token: str, action: str = "REBOOT") -> str:
-    resp = await proxy.post(f"/servers/{server_id}/tasks", json={"action": action}, headers={"X-Auth-Token": token})
+async def start(proxy: TestClient, server_id: str, token: str, action: str = "REBOOT", **params: str) -> str:
+    body = {"action": action, **params}
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers={"X-Auth-Token": token})
     assert resp.status == 202, await resp.text()
     task_id: str = (await resp.json())["id"]
     return task_id
+
+
+async def until_ended(engine: TaskEngine, task_id: str, poller: TaskPoller | None = None) -> Task:
+    """The task as stored once it has ended: advanced by ``poller``'s cycles,
+    run here, or else by the proxy's own poller."""
+    for _ in range(120):
+        if poller is not None:
+            await poller.poll_once()
+        stored = await engine.store.get_task(task_id)
+        assert stored is not None
+        if stored.state != RUNNING:
+            return stored
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"task {task_id} still RUNNING after 60s")
 
 
 async def test_a_revoked_token_stalls_no_other_task(
@@ -80,13 +100,7 @@ async def test_a_revoked_token_stalls_no_other_task(
     second = await start(proxy, two_servers[1], "devcloud-member-a")
     poller = TaskPoller(engine, interval=0.5)
     with caplog.at_level(logging.INFO, logger="vnext_proxy"):
-        for _ in range(60):
-            await poller.poll_once()
-            stored = await engine.store.get_task(second)
-            assert stored is not None
-            if stored.state != RUNNING:
-                break
-            await asyncio.sleep(0.5)
+        stored = await until_ended(engine, second, poller)
     # The refused token's tasks were polled first, and held up nothing.
     assert stored.state == "COMPLETED"
     refused = [r for r in caplog.records if "Nova refused a token" in r.getMessage()]
@@ -126,19 +140,14 @@ async def confirms(nova_as, server_id: str) -> int:  # type: ignore[no-untyped-d
 
 
 async def test_reads_never_write_and_the_creator_has_no_confirm_step(
-    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
+    aiohttp_client, idle_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
 ) -> None:  # type: ignore[no-untyped-def]
     server_id = two_servers[1]
-    settings = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
-    first = await aiohttp_client(create_app(settings, mappings))
+    first = await aiohttp_client(create_app(idle_settings, mappings))
     confirmed_before = await confirms(nova_as, server_id)
-    resp = await first.post(
-        f"/servers/{server_id}/tasks", json={"action": "RESIZE", "type_id": "m1.small"}, headers=MEMBER
-    )
-    assert resp.status == 202, await resp.text()
-    task_id = (await resp.json())["id"]
+    task_id = await start(first, server_id, "devcloud-member-a", "RESIZE", type_id="m1.small")
     await first.close()  # a restart: the creator's token, held in memory only, is gone
-    second = await aiohttp_client(create_app(settings, mappings))
+    second = await aiohttp_client(create_app(idle_settings, mappings))
     await wait_in_nova(nova_as, server_id, "resized")
     # A reader of the project reads the task, its items and the history: 200,
     # the task as it stands, and Nova is only read.
@@ -156,14 +165,7 @@ async def test_reads_never_write_and_the_creator_has_no_confirm_step(
     engine = second.app[TASKS]
     assert engine.token_for(task_id) == MEMBER["X-Auth-Token"]
     assert await confirms(nova_as, server_id) == confirmed_before, "the read itself wrote"
-    poller = TaskPoller(engine, interval=0.5)
-    for _ in range(120):
-        await poller.poll_once()
-        stored = await engine.store.get_task(task_id)
-        assert stored is not None
-        if stored.state != RUNNING:
-            break
-        await asyncio.sleep(0.5)
+    stored = await until_ended(engine, task_id, TaskPoller(engine, interval=0.5))
     assert stored.state == "COMPLETED"
     server = await wait_in_nova(nova_as, server_id, "active")
     assert server["flavor"]["original_name"] == "m1.small"
@@ -171,11 +173,10 @@ async def test_reads_never_write_and_the_creator_has_no_confirm_step(
 
 
 async def test_a_task_read_after_a_restart_ends_when_nova_finished(
-    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
+    aiohttp_client, idle_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], nova_as
 ) -> None:  # type: ignore[no-untyped-def]
     server_id = two_servers[0]
-    settings = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=3600))
-    first = await aiohttp_client(create_app(settings, mappings))
+    first = await aiohttp_client(create_app(idle_settings, mappings))
     started = await start(first, server_id, "devcloud-member-a")
     request_id = (await (await first.get(f"/server_tasks/{started}", headers=MEMBER)).json())["nova_request_id"]
     await first.close()
@@ -187,7 +188,7 @@ async def test_a_task_read_after_a_restart_ends_when_nova_finished(
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(2)  # the read comes well after Nova finished
-    second = await aiohttp_client(create_app(settings, mappings))
+    second = await aiohttp_client(create_app(idle_settings, mappings))
     task = await (await second.get(f"/server_tasks/{started}", headers=READER)).json()
     assert task["state"] == "COMPLETED"
     finished = max(e["finish_time"] for e in events)
@@ -251,13 +252,7 @@ async def test_admin_only_details_stay_admin_only(
     )
     assert resp.status == 202, await resp.text()
     task_id = (await resp.json())["id"]
-    engine = proxy.app[TASKS]
-    for _ in range(120):
-        stored = await engine.store.get_task(task_id)
-        assert stored is not None
-        if stored.state != RUNNING:
-            break
-        await asyncio.sleep(0.5)
+    stored = await until_ended(proxy.app[TASKS], task_id)
     assert stored.state == "ABORTED"
     assert stored.admin_reason, "the poller read the details as an admin"
     seen_by_member = (await (await proxy.get(f"/server_tasks/{task_id}", headers=MEMBER)).json())["reason"]

@@ -11,23 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import postgres_schema
 
 from vnext_proxy.server_groups import ServerGroup
 from vnext_proxy.stores import KeptAnswer, TaskStore, open_store
 from vnext_proxy.tasks.model import COMPLETED, RUNNING, Task, TaskItem
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/tasks.sqlite3"
-        return
-    postgres = request.getfixturevalue("postgres")
-    async with postgres_schema("vnext_test") as schema:
-        yield f"{postgres}?schema={schema}"
 
 
 @pytest.fixture

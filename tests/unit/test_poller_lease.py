@@ -7,15 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers import postgres_schema
 
 from vnext_proxy.aio import spawn
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
@@ -81,18 +77,7 @@ def resize(server_id: str) -> Task:
     )  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """One store for both replicas: a SQLite file, or the machine's PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/shared.sqlite3"
-        return
-    postgres = request.getfixturevalue("postgres")
-    async with postgres_schema("vnext_lease") as schema:
-        yield f"{postgres}?schema={schema}"
-
-
-async def test_a_slow_cycle_keeps_its_lease_and_confirms_once(shared_store_url: str, mappings: MappingSet) -> None:
+async def test_a_slow_cycle_keeps_its_lease_and_confirms_once(store_url: str, mappings: MappingSet) -> None:
     nova = SlowNova()
     server = TestServer(nova.app())
     await server.start_server()
@@ -100,7 +85,7 @@ async def test_a_slow_cycle_keeps_its_lease_and_confirms_once(shared_store_url: 
         nova=NovaSettings(endpoint=str(server.make_url("/v2.1")), request_timeout=2.0),
         tasks=TaskSettings(poll_interval=0.5),
     )
-    stores = [await open_store(shared_store_url), await open_store(shared_store_url)]
+    stores = [await open_store(store_url), await open_store(store_url)]
     async with contextlib.AsyncExitStack() as stack:
         pollers = []
         for store in stores:
