@@ -1,11 +1,14 @@
 """The one place background tasks are started: named, and kept referenced
-(asyncio keeps only weak references; a task nobody holds can vanish)."""
+(asyncio keeps only weak references; a task nobody holds can vanish); and
+gathering with a bound on how many run at once."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _RUNNING: set[asyncio.Task[Any]] = set()
 
@@ -15,3 +18,15 @@ def spawn(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
     return task
+
+
+async def gather_bounded(limit: int, *awaitables: Awaitable[T]) -> list[T]:
+    """``asyncio.gather``, with at most ``limit`` of them running at a time:
+    what one request asks of Nova at once stays bounded."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(awaitable: Awaitable[T]) -> T:
+        async with gate:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(a) for a in awaitables)))

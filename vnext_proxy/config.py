@@ -111,6 +111,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
+                "max_servers_per_launch": {"type": "integer", "minimum": 1, "maximum": 1000},
                 "request_timeout": _SECONDS,
                 "shutdown_timeout": _SECONDS,
             },
@@ -182,6 +183,8 @@ class Settings:
     workers: int = 1
     access_log: bool = True
     max_body_bytes: int = 1024 * 1024
+    #: Servers one POST /projects/{project}/servers may launch.
+    max_servers_per_launch: int = 100
     #: A whole vNext request, all its Nova calls included.
     request_timeout: float = 60.0
     #: How long a stopping proxy lets requests in flight finish.
@@ -246,6 +249,7 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         access_log=raw.get("logging", {}).get("access_log", Settings.access_log),
         workers=raw.get("listen", {}).get("workers", Settings.workers),
         max_body_bytes=raw.get("limits", {}).get("max_body_bytes", Settings.max_body_bytes),
+        max_servers_per_launch=raw.get("limits", {}).get("max_servers_per_launch", Settings.max_servers_per_launch),
         request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
         **extra,

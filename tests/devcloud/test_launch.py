@@ -4,15 +4,21 @@ or refused whole with every problem listed and nothing left in Nova."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from vnext_proxy.config import DEFAULT_ID_NAMESPACE
+from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings
 from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
 from vnext_proxy.mapping.engine import keypair_id
+from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.web.app import create_app
+from vnext_proxy.web.keys import TASKS
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
@@ -277,3 +283,60 @@ async def test_a_retried_launch_with_an_idempotency_key_launches_once(  # type: 
         assert (await other.json())["error"]["field"] == "Idempotency-Key"
     finally:
         forget_servers([s["id"] for s in launched])
+
+
+async def test_what_nova_refuses_half_way_is_rolled_back(  # type: ignore[no-untyped-def]
+    aiohttp_client,
+    aiohttp_server,
+    proxy_settings: Settings,
+    mappings: MappingSet,
+    devcloud: str,
+    nova_as,
+    forget_servers,
+    keypair: str,
+) -> None:
+    """Nova refuses the second server of a launch for a reason the proxy could
+    not check first: the first, already created, is deleted again."""
+    creates = 0
+    async with aiohttp.ClientSession() as upstream:
+
+        async def nova_refusing_the_second_create(request: web.Request) -> web.Response:
+            # devcloud itself, but for one failure injected on the way.
+            nonlocal creates
+            if request.method == "POST" and request.path == "/v2.1/servers":
+                creates += 1
+                if creates == 2:
+                    return web.json_response({"badRequest": {"code": 400, "message": "no " * 5000}}, status=400)
+            url = devcloud.rsplit("/v2.1", 1)[0] + request.path_qs
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+            async with upstream.request(
+                request.method, url, headers=headers, data=await request.read() or None
+            ) as resp:
+                kept = {
+                    k: v for k, v in resp.headers.items() if k.lower() in ("content-type", "x-openstack-request-id")
+                }
+                return web.Response(status=resp.status, body=await resp.read(), headers=kept)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", nova_refusing_the_second_create)
+        failing = await aiohttp_server(app)
+        settings = dataclasses.replace(proxy_settings, nova=NovaSettings(endpoint=str(failing.make_url("/v2.1"))))
+        proxy = await aiohttp_client(create_app(settings, mappings))
+        ids = await vnext_ids(proxy, keypair)
+        body = {"defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
+                "servers": [{"hostname": "rolled-back-1"}, {"hostname": "rolled-back-2"}]}  # fmt: skip
+        resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+        error = (await resp.json())["error"]
+        (rolled_back,) = error.get("problems", [])
+        server_id = rolled_back["message"].split()[2].rstrip(",")
+        try:
+            assert resp.status == 400
+            assert error["field"] == "servers[1]"
+            assert rolled_back == {"field": "servers[0]", "message": f"launched as {server_id}, then deleted"}
+            assert len(error["message"]) < 1100, "Nova's echo is cut"
+            assert not [s for s in nova_servers(nova_as).values() if s["name"].startswith("rolled-back")]
+            (task,) = await proxy.app[TASKS].store.tasks_for_server(server_id)
+            assert (task.action, task.state) == ("CREATE", "ABORTED")
+            assert "rolled back" in (task.reason or "")
+        finally:
+            forget_servers([server_id])

@@ -238,6 +238,10 @@ class TaskEngine:
             return task
         return await self._save(replace(updated, updated_at=now))
 
+    async def abort(self, task: Task, reason: str) -> Task:
+        """End a task ABORTED for a reason of the proxy's (a launch rolled back)."""
+        return await self._end(task, task, rules.Verdict(ABORTED, reason), self.clock())
+
     async def expire_overdue(self, task: Task) -> Task:
         """TIMED_OUT if past its deadline, without asking Nova anything: for
         tasks nobody can watch right now (no token, or Nova unreadable)."""

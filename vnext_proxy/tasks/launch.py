@@ -5,13 +5,21 @@ what Nova has; nothing here does I/O, so a refused launch changes nothing."""
 
 from __future__ import annotations
 
+import base64
 import random
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vnext_proxy.errors import shown
+
 _PATTERN = re.compile(r"%\((?:rand_num|rand_name)\)(\d*)d")
+#: Nova's limits, checked before any server is launched.
+MAX_HOSTNAME = 63
+MAX_USER_DATA_BYTES = 65_535
+MAX_USER_DATA_BASE64 = 4 * -(-MAX_USER_DATA_BYTES // 3)
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -39,14 +47,47 @@ class Problems:
         self.found.append({"field": where, "message": message})
 
 
+def is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """Why ``defaults.hostname_pattern`` cannot make hostnames, checked before
+    it is expanded: a width past a hostname's 63 characters is refused."""
+    if not isinstance(pattern, str):
+        return None
+    for match in _PATTERN.finditer(pattern):
+        if len(match.group(1)) > 2 or int(match.group(1) or 6) > MAX_HOSTNAME:
+            return f"a number in a hostname is at most {MAX_HOSTNAME} digits wide"
+    return None
+
+
 def expand_hostname(pattern: str, rng: random.Random) -> str:
     """``%(rand_num)5d`` becomes five random digits (the spec also spells it rand_name)."""
 
     def digits(match: re.Match[str]) -> str:
-        width = int(match.group(1) or 6)
+        width = min(int(match.group(1) or 6), MAX_HOSTNAME)
         return "".join(rng.choice("0123456789") for _ in range(width))
 
     return _PATTERN.sub(digits, pattern)
+
+
+def _user_data_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        return "user_data must be base64"
+    if len(decoded) > MAX_USER_DATA_BYTES:
+        return f"user_data is at most {MAX_USER_DATA_BYTES} bytes once decoded"
+    return None
 
 
 def group_ids(body: Mapping[str, Any]) -> set[str]:
@@ -87,8 +128,10 @@ def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[s
         hostname = server.get("hostname")
         if not hostname:
             problems.add(f"{where}.hostname", "a hostname is required (or defaults.hostname_pattern)")
+        elif len(hostname) > MAX_HOSTNAME:
+            problems.add(f"{where}.hostname", f"a hostname is at most {MAX_HOSTNAME} characters")
         elif not _HOSTNAME.match(hostname):
-            problems.add(f"{where}.hostname", f"{hostname!r} is not a valid hostname")
+            problems.add(f"{where}.hostname", f"{shown(hostname)} is not a valid hostname")
         elif hostname in facts.hostnames:
             problems.add(f"{where}.hostname", f"{hostname!r} is already used in this project")
         elif hostname in seen:
@@ -104,19 +147,22 @@ def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[s
             if key == "type_id" and value is None:
                 problems.add(f"{where}.type_id", "a server type is required")
             elif value is not None and value not in known:
-                problems.add(f"{where}.{key}", f"no {what} {value!r}")
+                problems.add(f"{where}.{key}", f"no {what} {shown(value)}")
+        user_data = _user_data_problem(server.get("user_data"))
+        if user_data is not None:
+            problems.add(f"{where}.user_data", user_data)
         template = server.get("template_id")
         if template is None:
             problems.add(f"{where}.template_id", "a server template (image) is required")
-        elif template not in facts.images:
-            problems.add(f"{where}.template_id", f"no server template {template!r}")
+        elif not is_uuid(template) or template not in facts.images:
+            problems.add(f"{where}.template_id", f"no server template {shown(template)}")
         if server.get("group_id") is not None and server["group_id"] not in facts.groups:
-            problems.add(f"{where}.group_id", f"no server group {server['group_id']!r}")
+            problems.add(f"{where}.group_id", f"no server group {shown(server['group_id'])}")
         for side in ("near", "not_near"):
             wanted = (server.get("affinity") or {}).get(side) or {}
             for server_id in wanted.get("server_ids") or []:
                 if server_id not in facts.servers:
-                    problems.add(f"{where}.affinity.{side}.server_ids", f"no server {server_id!r} in this project")
+                    problems.add(f"{where}.affinity.{side}.server_ids", f"no server {shown(server_id)} in this project")
             tags = wanted.get("server_tags") or []
             if tags and not _tagged(facts, tags):
                 problems.add(f"{where}.affinity.{side}.server_tags", f"no server in this project is tagged {tags}")

@@ -4,22 +4,24 @@ module gathers what they need from Nova."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 from aiohttp import web
 
+from vnext_proxy.aio import gather_bounded
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks import launch
+from vnext_proxy.tasks.model import Task
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.handlers import caller_token, json_body, require_project, respond, send_for
 from vnext_proxy.web.keys import CALLER, MAPPINGS, SETTINGS, TASKS
@@ -36,6 +38,9 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
     async def send(call: PlannedCall, microversion: str | None = None) -> NovaAnswer:
         return await send_for(request, call, token, microversion)
 
+    pattern = launch.pattern_problem((body.get("defaults") or {}).get("hostname_pattern"))
+    if pattern is not None:
+        raise VNextError(400, pattern, field="defaults.hostname_pattern")
     await require_project(request, project, token)
     groups: dict[str, dict[str, Any]] = {}
     for group_id in sorted(launch.group_ids(body)):
@@ -51,13 +56,16 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
     if problems:
         raise VNextError(400, f"{len(problems)} problem(s); nothing was launched", problems=problems)
     launched = []
-    for server in servers:
+    tasks: list[Task] = []
+    for index, server in enumerate(servers):
         answer = await send(PlannedCall("launch", "POST", "/servers", body=launch.nova_server_body(server, facts)))
         if not answer.ok:
-            # Checked beforehand, so this is Nova changing its mind (a race).
-            raise from_nova(answer.status, answer.body)
+            # Checked beforehand, so this is Nova changing its mind (a race,
+            # a limit the proxy does not know): all or nothing, still.
+            raise await _roll_back(request, send, tasks, index, from_nova(answer.status, answer.body))
         server_id = answer.part("server", "id")
         task = await request.app[TASKS].record_launch(server_id, project, answer.request_id, token)
+        tasks.append(task)
         launched.append(
             {
                 "id": server_id,
@@ -73,13 +81,45 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
     return respond(request, launched, 202, {})
 
 
+async def _roll_back(
+    request: web.Request, send: Send, tasks: list[Task], refused: int, error: VNextError
+) -> VNextError:
+    """Delete the servers this launch made before Nova refused ``servers[refused]``,
+    end their CREATE tasks ABORTED, and say so in the error answered."""
+    reason = f"the launch was rolled back: Nova refused servers[{refused}] ({error.message})"
+    for task in tasks:
+        await send(PlannedCall("roll back", "DELETE", f"/servers/{quote(task.server_id, safe='')}"))
+        await request.app[TASKS].abort(task, reason)
+    rolled_back = [
+        {"field": f"servers[{i}]", "message": f"launched as {t.server_id}, then deleted"} for i, t in enumerate(tasks)
+    ]
+    return VNextError(
+        error.status,
+        f"servers[{refused}]: {error.message}; nothing stays launched"
+        + (f": the {len(tasks)} server(s) launched before it were deleted" if tasks else ""),
+        field=f"servers[{refused}]",
+        headers=error.headers,
+        problems=rolled_back,
+    )
+
+
 def _validate_shape(request: web.Request, body: Any) -> None:
     """Against the spec's own create link (servers.json), less its ``project``,
     which is the URL's."""
     server_schema = request.app[MAPPINGS].schemas["server"]
     link = next(lk for lk in server_schema["links"] if lk.get("method") == "POST")
-    schema = {**link["schema"], "required": ["servers"]}
-    schema["properties"] = {k: v for k, v in schema["properties"].items() if k != "project"}
+    properties = {k: v for k, v in link["schema"]["properties"].items() if k != "project"}
+    # What Nova would refuse half way through, refused first: the seed's
+    # names typed, user_data's size, and how many servers one request holds.
+    defaults = properties["defaults"]
+    properties["defaults"] = {**defaults, "properties": {**defaults["properties"], **_LAUNCH_LIMITS}}
+    items = properties["servers"]["items"]
+    properties["servers"] = {
+        **properties["servers"],
+        "maxItems": request.app[SETTINGS].max_servers_per_launch,
+        "items": {**items, "properties": {**items["properties"], **_LAUNCH_LIMITS}},
+    }
+    schema = {**link["schema"], "required": ["servers"], "properties": properties}
     validator = jsonschema.validators.validator_for(server_schema)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is not None:
@@ -87,8 +127,21 @@ def _validate_shape(request: web.Request, body: Any) -> None:
         raise VNextError(400, f"{where}: {error.message}", field=where)
 
 
+#: Per server (and in defaults), beyond the published schema.
+_LAUNCH_LIMITS: dict[str, Any] = {
+    "group_id": {"type": "string", "maxLength": 64},
+    "region_id": {"type": "string", "maxLength": 255},
+    # Nova takes at most 65,535 bytes of user data, base64-encoded.
+    "user_data": {"type": "string", "maxLength": launch.MAX_USER_DATA_BASE64},
+    "hostname": {"type": "string", "maxLength": launch.MAX_HOSTNAME},
+    "hostname_pattern": {"type": "string", "maxLength": 255},
+}
+
 Send = Callable[..., Awaitable[NovaAnswer]]
 
+
+#: Nova calls one launch makes at a time (one image read per template).
+NOVA_CALLS_AT_ONCE = 8
 
 #: The project ids Nova's legacy URL form /v2.1/{project_id}/... accepts.
 _NOVA_PROJECT_ID = re.compile(r"[0-9a-f-]+")
@@ -106,21 +159,23 @@ async def _facts(
 
     admin = await request.app[CALLER].is_admin(token, sender)
     scope = (("all_tenants", "1"), ("project_id", project)) if admin else ()
-    templates = sorted({s["template_id"] for s in servers if isinstance(s.get("template_id"), str)})
+    # Only ids that can be an image's reach Nova's path (check_launch refuses the rest).
+    templates = sorted({s["template_id"] for s in servers if launch.is_uuid(s.get("template_id"))})
     # Nova launches into the token's project, whatever the vNext URL names.
     # Its legacy URL form answers 400 unless its project is the token's, so
     # reading the quota there stops an admin who names another project before
     # anything is launched (members cannot name another: it is 404 for them).
     checks_scope = _NOVA_PROJECT_ID.fullmatch(project) is not None
     limits_path = f"/{project}/limits" if checks_scope else "/limits"
-    flavors_a, keypairs_a, zones_a, servers_a, limits_a, *images_a = await asyncio.gather(
+    flavors_a, keypairs_a, zones_a, servers_a, limits_a, *images_a = await gather_bounded(
+        NOVA_CALLS_AT_ONCE,
         send(PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))),
         send(PlannedCall("keypairs", "GET", "/os-keypairs")),
         send(PlannedCall("zones", "GET", "/os-availability-zone")),
         send(PlannedCall("servers", "GET", "/servers/detail", (*scope, ("limit", "1000")))),
         send(PlannedCall("limits", "GET", limits_path)),
         # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
-        *(send(PlannedCall("image", "GET", f"/images/{t}"), microversion="2.35") for t in templates),
+        *(send(PlannedCall("image", "GET", f"/images/{quote(t, safe='')}"), microversion="2.35") for t in templates),
     )
     if limits_a.status == 400 and checks_scope:
         raise VNextError(
