@@ -6,6 +6,22 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+#: About how much of a value an error message quotes: a caller's input is
+#: unbounded (a 1 MB type_id, Nova echoing 128 kB of user_data).
+QUOTED_CHARS = 200
+#: Whatever a message is made of, no more than this reaches an answer.
+MESSAGE_CHARS = 1000
+
+
+def shown(value: Any) -> str:
+    """``value`` as an error message quotes it: repr, cut to about 200 characters."""
+    text = repr(value)
+    return text if len(text) <= QUOTED_CHARS else f"{text[:QUOTED_CHARS]}... ({len(text)} characters)"
+
+
+def _bounded(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... (cut)"
+
 
 class VNextError(Exception):
     """An error the proxy answers with: a status and a clear JSON body."""
@@ -19,11 +35,12 @@ class VNextError(Exception):
         headers: Mapping[str, str] | None = None,
         problems: list[dict[str, str]] | None = None,
     ) -> None:
+        message = _bounded(message)
         super().__init__(message)
         self.status = status
         self.message = message
-        self.field = field
-        self.problems = problems
+        self.field = field if field is None else _bounded(field, QUOTED_CHARS)
+        self.problems = [{k: _bounded(v, QUOTED_CHARS * 2) for k, v in p.items()} for p in problems or []] or None
         self.headers = dict(headers or {})
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
@@ -60,7 +77,8 @@ def nova_error_message(body: Any) -> str | None:
 
 def from_nova(status: int, body: Any) -> VNextError:
     """Map a Nova 4xx/5xx answer onto the vNext error the caller should see."""
-    message = nova_error_message(body) or _phrase(status)
+    # Nova's messages quote what it was sent: cut, like the proxy's own.
+    message = _bounded(nova_error_message(body) or _phrase(status), QUOTED_CHARS)
     if status in (400, 401, 403, 404, 409, 413):
         return VNextError(status, message)
     if status == 503:

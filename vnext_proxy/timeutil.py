@@ -7,11 +7,19 @@ from datetime import UTC, datetime
 VNEXT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def parse_time(value: str) -> datetime:
+def parse_time(value: str, *, zone_required: bool = False) -> datetime:
     """Nova's '2026-01-02T03:04:05Z' and '...05.123456' (UTC without a zone),
-    or any ISO 8601 time; naive times are taken as UTC. Raises ValueError."""
+    or any ISO 8601 time, in UTC; naive times are taken as UTC unless
+    ``zone_required``. Raises ValueError."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        if zone_required:
+            raise ValueError("a time without its zone")
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past what UTC can hold
+        raise ValueError(f"{value[:40]!r} is outside the times UTC can represent") from None
 
 
 def show_time(value: datetime | None) -> str | None:

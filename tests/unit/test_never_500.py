@@ -76,3 +76,50 @@ async def test_no_route_answers_500(
             assert error["code"] == resp.status
             assert error["message"]
     assert seen > 100
+
+
+PROJECT = "6f70656e737461636b20342065766572"
+DEEP = "[" * 100_000 + "]" * 100_000
+KEY = {"keypair_id": "00000000-0000-4000-8000-000000000001"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", "/servers?limit=%C2%B2", None, "limit"),
+        ("GET", f"/servers/{'0' * 8}-0000-4000-8000-{'0' * 12}/tasks?limit=%C2%B2", None, "limit"),
+        ("GET", "/server_types?limit=%C2%B2", None, "limit"),
+        ("GET", "/servers?since=9999-12-31T23:59:59-23:59", None, "since"),
+        ("GET", f"/projects/{PROJECT}/servers?since=9999-12-31T23:59:59-23:59", None, "since"),
+        ("GET", "/servers?" + "&".join(["virt_state=ACTIVE"] * 21), None, "virt_state"),
+        ("GET", "/servers?marker=" + "m" * 300, None, "marker"),
+        ("POST", f"/projects/{PROJECT}/servers", {"servers": [{"group_id": []}]}, "servers[0].group_id"),
+        (
+            "POST",
+            f"/projects/{PROJECT}/servers",
+            {"defaults": {**KEY, "group_id": []}, "servers": [{}]},
+            "defaults.group_id",
+        ),
+        ("POST", f"/projects/{PROJECT}/servers", {"servers": [{}] * 101}, "servers"),
+        (
+            "POST",
+            f"/projects/{PROJECT}/servers",
+            {"defaults": {**KEY, "hostname_pattern": "%(rand_num)2000000d"}, "servers": [{}]},
+            "defaults.hostname_pattern",
+        ),
+        ("POST", "/server_types", DEEP, "body"),
+    ],
+)
+async def test_what_used_to_be_500_is_400_naming_the_field(
+    aiohttp_client, aiohttp_server, mappings: MappingSet, tmp_path: Path, method: str, path: str, body: Any, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    endpoint = await nova_stand_in(aiohttp_server, "")
+    settings = Settings(nova=NovaSettings(endpoint=endpoint), store_url=f"sqlite:///{tmp_path}/t.sqlite3")
+    proxy: TestClient = await aiohttp_client(create_app(settings, mappings))
+    data = body if isinstance(body, str) else json.dumps(body) if body is not None else None
+    headers = {"X-Auth-Token": "t", "Content-Type": "application/json"}
+    resp = await proxy.request(method, path, data=data, headers=headers)
+    assert resp.status == 400, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["field"] == field
+    assert len(await resp.read()) < 2000, "an error never echoes unbounded input"

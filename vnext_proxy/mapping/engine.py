@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vnext_proxy.errors import VNextError
+from vnext_proxy.errors import VNextError, shown
 from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
 from vnext_proxy.mapping.model import Derived, FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
@@ -256,16 +256,27 @@ def split_filters(
     return to_nova, in_proxy
 
 
+#: A filter repeated ("any of") at most this many times, each value at most
+#: this long: the work one request asks for stays bounded.
+MAX_FILTER_VALUES = 20
+MAX_QUERY_VALUE_CHARS = 255
+
+
 def check_filter_values(filters: Sequence[Filter], values: Mapping[str, Sequence[str]]) -> None:
     """Refuse, naming the parameter, filter values that could never match."""
     for filt in filters:
+        given = values.get(filt.var, ())
+        if len(given) > MAX_FILTER_VALUES:
+            raise VNextError(400, f"{filt.var} may be repeated at most {MAX_FILTER_VALUES} times", field=filt.var)
+        if any(len(v) > MAX_QUERY_VALUE_CHARS for v in given):
+            raise VNextError(400, f"{filt.var} is at most {MAX_QUERY_VALUE_CHARS} characters", field=filt.var)
         if filt.match == "after":
-            for wanted in values.get(filt.var, ()):
+            for wanted in given:
                 try:
                     format_timestamp(wanted)
                 except ValueError:
                     raise VNextError(
-                        400, f"{filt.var} must be an ISO 8601 date and time, got {wanted!r}", field=filt.var
+                        400, f"{filt.var} must be an ISO 8601 date and time, got {shown(wanted)}", field=filt.var
                     ) from None
 
 

@@ -71,25 +71,51 @@ async def call_nova(
     return answer
 
 
+def check_page_query(request: web.Request) -> tuple[int, str | None]:
+    """limit and marker of a collection paged in the proxy: a handler checks
+    them before it asks Nova anything."""
+    return _limit(request, 20, 1000), _marker(request)
+
+
 def page_response(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.StreamResponse:
     """A collection paged in the proxy (limit, marker on the items' ids)."""
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or int(raw) < 1:
-        raise VNextError(400, "limit must be a positive integer", field="limit")
-    page, more = engine.page_in_proxy(items, request.query.get("marker"), min(int(raw), 1000))
+    limit, marker = check_page_query(request)
+    page, more = engine.page_in_proxy(items, marker, limit)
     next_href = None
     if more and page:
         next_href = engine.page_href(request.path, list(request.query.items()), page[-1]["id"])
     return respond(request, engine.list_body(key, page, request.path_qs, next_href), 200, {})
 
 
+#: How deep a request body may nest. The spec's deepest request (a launch
+#: with affinity) is four levels; a limit, not a recursion error.
+MAX_JSON_DEPTH = 32
+
+
 async def json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise VNextError(415, "send the body as application/json")
     try:
-        return await request.json()
-    except ValueError:
+        # orjson parses without Python recursion (and stops at 1024 levels).
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
         raise VNextError(400, "the body is not valid JSON", field="body") from None
+    if _nests_deeper(body, MAX_JSON_DEPTH):
+        raise VNextError(400, f"the body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+    return body
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def caller_token(request: web.Request) -> str:
@@ -130,6 +156,8 @@ class RouteHandler:
             na = route.not_applicable
             raise VNextError(na.answer, f"{na.reason} Use instead: {na.use_instead}")
         token = caller_token(request) if route.auth else ""
+        # A list's query is checked before Nova is asked anything: 400, nothing sent.
+        list_query = self._list_query(request) if route.response.list_key is not None else None
         settings = request.app[SETTINGS]
         ctx = RenderContext(id_namespace=settings.id_namespace)
         variables: dict[str, Any] = dict(request.match_info)
@@ -146,8 +174,8 @@ class RouteHandler:
             variables.update(
                 await caller.variables(self.provided, token, lambda c: self._send(request, c, token, ok={403}))
             )
-        if route.response.list_key is not None:
-            return await self._list(request, token, variables, ctx)
+        if list_query is not None:
+            return await self._list(request, token, variables, ctx, list_query)
         bodies: dict[str, Any] = {}
         for call in route.nova:
             if engine.call_is_needed(call, bodies, variables):
@@ -184,8 +212,25 @@ class RouteHandler:
         probe = PlannedCall("owner", "GET", _probe_path(self.route.owner_probe, request))
         return (await self._send(request, probe, token, ok={403, 404})).status == 404
 
+    def _list_query(self, request: web.Request) -> tuple[int, str | None, dict[str, list[str]]]:
+        """A list's limit, marker and filter values, checked before Nova is asked anything."""
+        spec = self.route.response
+        assert spec.paging is not None  # the loader requires paging on lists
+        limit = _limit(request, spec.paging.default_limit, spec.paging.max_limit)
+        # A filter takes its values from the query (repeatable) or, for a
+        # path variable such as /projects/{project}/..., from the path.
+        values = {f.var: request.query.getall(f.var) for f in spec.filters if f.var in request.query}
+        values.update({f.var: [request.match_info[f.var]] for f in spec.filters if f.var in request.match_info})
+        engine.check_filter_values(spec.filters, values)
+        return limit, _marker(request), values
+
     async def _list(
-        self, request: web.Request, token: str, variables: dict[str, str], ctx: RenderContext
+        self,
+        request: web.Request,
+        token: str,
+        variables: dict[str, str],
+        ctx: RenderContext,
+        query: tuple[int, str | None, dict[str, list[str]]],
     ) -> web.StreamResponse:
         spec = self.route.response
         assert spec.paging is not None  # the loader requires paging on lists
@@ -193,13 +238,7 @@ class RouteHandler:
         assert spec.object is not None
         obj_spec = request.app[MAPPINGS].objects[spec.object]
         settings = request.app[SETTINGS]
-        limit = _limit(request, spec.paging.default_limit, spec.paging.max_limit)
-        marker = request.query.get("marker")
-        # A filter takes its values from the query (repeatable) or, for a
-        # path variable such as /projects/{project}/..., from the path.
-        values = {f.var: request.query.getall(f.var) for f in spec.filters if f.var in request.query}
-        values.update({f.var: [request.match_info[f.var]] for f in spec.filters if f.var in request.match_info})
-        engine.check_filter_values(spec.filters, values)
+        limit, marker, values = query
         for filt in spec.filters:
             if filt.project and filt.var in request.query:
                 for project in values.get(filt.var, ()):
@@ -356,10 +395,18 @@ def respond(
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type=content_type)
 
 
+def _marker(request: web.Request) -> str | None:
+    marker = request.query.get("marker")
+    if marker is not None and len(marker) > engine.MAX_QUERY_VALUE_CHARS:
+        raise VNextError(400, f"marker is at most {engine.MAX_QUERY_VALUE_CHARS} characters", field="marker")
+    return marker
+
+
 def _limit(request: web.Request, default: int, maximum: int) -> int:
     raw = request.query.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
         raise VNextError(400, "limit must be a positive integer", field="limit")
     return min(int(raw), maximum)

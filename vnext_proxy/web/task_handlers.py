@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -13,9 +13,18 @@ from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks.history import merge_history
-from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task
+from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task, TaskItem
 from vnext_proxy.tasks.views import item_view, task_view
-from vnext_proxy.web.handlers import Handler, caller_token, json_body, page_response, respond, send_for
+from vnext_proxy.timeutil import parse_time
+from vnext_proxy.web.handlers import (
+    Handler,
+    caller_token,
+    check_page_query,
+    json_body,
+    page_response,
+    respond,
+    send_for,
+)
 from vnext_proxy.web.keys import CALLER, MAPPINGS, SETTINGS, TASKS
 
 _STATES = (RUNNING, *sorted(FINAL_STATES))
@@ -36,6 +45,7 @@ async def get_task(request: web.Request) -> web.StreamResponse:
 
 async def server_tasks(request: web.Request) -> web.StreamResponse:
     token = caller_token(request)
+    wanted = _history_query(request)  # a bad query is 400 before Nova is asked
     server_id = request.match_info["server_id"]
     engine = request.app[TASKS]
     # Nova's action list shows the caller may see the server (and works after
@@ -55,15 +65,16 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     for task in merged:
         if task.id not in stored_ids and task.state != RUNNING:
             await engine.store.add_task(task)
-    shown = _filter(request, merged, lambda t: t.created_at)
+    shown = wanted.keep(merged)
     admin = await _admin_reads(request, shown)
     return page_response(request, "tasks", [task_view(t, admin=admin) for t in shown])
 
 
 async def task_items(request: web.Request) -> web.StreamResponse:
+    wanted = _history_query(request)
     task = await _visible_task(request)
     items = await request.app[TASKS].store.items_for_task(task.id)
-    return page_response(request, "items", [item_view(i) for i in _filter(request, items, lambda i: i.created_at)])
+    return page_response(request, "items", [item_view(i) for i in wanted.keep(items)])
 
 
 async def _visible_task(request: web.Request) -> Task:
@@ -115,22 +126,40 @@ async def _nova_get(request: web.Request, path: str, token: str) -> dict[str, An
     return body
 
 
-def _filter(request: web.Request, records: list[Any], created: Callable[[Any], datetime]) -> list[Any]:
-    state = request.query.getall("state", [])
-    for value in state:
+@dataclass(frozen=True)
+class _HistoryQuery:
+    """A task or item listing's filters, checked before Nova is asked anything."""
+
+    states: tuple[str, ...]
+    since: datetime | None
+
+    def keep(self, records: list[_Record]) -> list[_Record]:
+        return [
+            r
+            for r in records
+            if (not self.states or r.state in self.states) and (self.since is None or r.created_at >= self.since)
+        ]
+
+
+_Record = TypeVar("_Record", Task, TaskItem)
+
+
+def _history_query(request: web.Request) -> _HistoryQuery:
+    check_page_query(request)
+    states = tuple(request.query.getall("state", []))
+    for value in states:
         if value not in _STATES:
             raise VNextError(400, f"state must be one of {', '.join(_STATES)}", field="state")
     since_raw = request.query.get("since")
     since = None
     if since_raw is not None:
         try:
-            # Not parse_time: a caller must say the zone, not have UTC assumed.
-            since = datetime.fromisoformat(since_raw.replace("Z", "+00:00"))
+            # A caller must say the zone, not have UTC assumed.
+            since = parse_time(since_raw, zone_required=True)
         except ValueError:
-            raise VNextError(400, "since must be an ISO 8601 date and time", field="since") from None
-        if since.tzinfo is None:
-            raise VNextError(400, "since needs a time zone (for example a trailing Z)", field="since")
-    return [r for r in records if (not state or r.state in state) and (since is None or created(r) >= since)]
+            message = "since must be an ISO 8601 date and time with its zone (for example 2026-01-02T03:04:05Z)"
+            raise VNextError(400, message, field="since") from None
+    return _HistoryQuery(states, since)
 
 
 TASK_HANDLERS: dict[str, Handler] = {
