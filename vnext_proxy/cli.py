@@ -16,6 +16,7 @@ from vnext_proxy import __version__
 from vnext_proxy.config import Settings, load_settings
 from vnext_proxy.mapping.loader import load_mappings, microversion_problems, packaged_mappings
 from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.nova import operations
 from vnext_proxy.yamlsource import InputError, Problem
 
 if TYPE_CHECKING:
@@ -95,8 +96,13 @@ def _load(config: Path) -> tuple[Settings, MappingSet]:
         problems.extend(exc.problems)
     if problems or settings is None:
         raise InputError(problems)
-    # Every call a mapping makes must be possible at the configured microversion.
+    # Every call a mapping or the proxy's Python makes must be possible at
+    # the configured microversion.
     problems.extend(microversion_problems(mappings, settings.nova.microversion))
+    problems.extend(
+        Problem(str(config), 0, "nova.microversion", f"{need}, but nova.microversion is {settings.nova.microversion}")
+        for need in operations.microversion_problems(settings.nova.microversion)
+    )
     if problems:
         raise InputError(problems)
     return settings, mappings

@@ -7,14 +7,13 @@ for (and the mappings need), and do the configured credentials work?
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.nova.operations import INSTANCE_ACTIONS, SERVERS
 from vnext_proxy.nova.service_auth import ServiceAuth
 
 
@@ -89,7 +88,7 @@ _ADMIN_NEEDED = "give it the admin role (Nova's policy: every project's servers,
 async def _poller_reads(nova: NovaClient, token: str, user: str) -> list[Finding]:
     """The reads the poller makes with the service credentials, made once.
     A check never writes, so confirming a resize is named, not tried."""
-    listing = await nova.send(PlannedCall("check", "GET", "/servers/detail", _ONE_OF_EVERY_PROJECT), token=token)
+    listing = await nova.send(SERVERS(query=_ONE_OF_EVERY_PROJECT), token=token)
     if listing.status in (401, 403):
         return [
             Finding(False, f"{user!r} may not list every project's servers (Nova: {listing.status}): {_ADMIN_NEEDED}")
@@ -100,10 +99,7 @@ async def _poller_reads(nova: NovaClient, token: str, user: str) -> list[Finding
     servers = listing.body.get("servers") if isinstance(listing.body, dict) else None
     if not servers:
         return [*found, Finding(True, "no server to read instance actions of yet; try again once one exists")]
-    actions = await nova.send(
-        PlannedCall("check", "GET", f"/servers/{quote(str(servers[0].get('id')), safe='')}/os-instance-actions"),
-        token=token,
-    )
+    actions = await nova.send(INSTANCE_ACTIONS(server_id=servers[0].get("id")), token=token)
     if not actions.ok:
         reason = f"{user!r} may not read another project's instance actions (Nova: {actions.status}): {_ADMIN_NEEDED}"
         return [*found, Finding(False, reason)]

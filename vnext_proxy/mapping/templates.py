@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from vnext_proxy.errors import VNextError
+
 _SIMPLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -29,7 +31,11 @@ class SimpleTemplate:
         for name, literal in zip(self.names, self.literals[1:], strict=True):
             value = values.get(name)
             if value is not None:
-                out.append(quote(str(value), safe=""))
+                text = str(value)
+                if text in (".", ".."):
+                    # Quoting leaves dots alone, and a URL resolves these away.
+                    raise VNextError(404, f"no such {name}: {text!r}")
+                out.append(quote(text, safe=""))
             out.append(literal)
         return "".join(out)
 

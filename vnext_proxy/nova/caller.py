@@ -11,10 +11,11 @@ from cachetools import TTLCache
 
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova.client import NovaAnswer
+from vnext_proxy.nova.operations import SERVERS
 
 # Listing every project's servers is admin-only by policy; limit=0 makes the
 # probe cheap whatever the cloud's size.
-_ADMIN_PROBE = PlannedCall("caller", "GET", "/servers/detail", (("all_tenants", "1"), ("limit", "0")))
+_ADMIN_PROBE = SERVERS(query=(("all_tenants", "1"), ("limit", "0")))
 
 
 Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from vnext_proxy.config import NovaSettings
 from vnext_proxy.errors import NovaUnavailable, VNextError
@@ -132,7 +133,10 @@ class NovaClient:
         headers: dict[str, str],
     ) -> NovaAnswer:
         try:
-            async with self._session.request(method, url, params=query or None, data=data, headers=headers) as resp:
+            # encoded=True: the path goes as built, each value quoted once by
+            # nova.operations or the mappings; nothing re-encodes or resolves it.
+            target = URL(url, encoded=True)
+            async with self._session.request(method, target, params=query or None, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 self._observe(method, resp.status)
                 if 200 <= resp.status < 300 and raw and resp.content_type != "application/json":

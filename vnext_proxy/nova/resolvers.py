@@ -9,9 +9,10 @@ from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import MappingSet, Selector
+from vnext_proxy.nova import operations
 from vnext_proxy.nova.client import NovaAnswer
 
-_FLAVORS = engine.PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))
+_FLAVORS = operations.FLAVORS(query=(("is_public", "None"),))
 _BY_ID_OR_NAME = Selector("type_id", ("id", "name"))
 
 

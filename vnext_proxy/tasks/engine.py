@@ -16,13 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
-import uritemplate
 
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import ActionSpec, MappingSet
+from vnext_proxy.mapping.templates import compile_template
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.client import NovaAnswer, NovaClient
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.stores import TaskStore
@@ -83,7 +84,7 @@ class TaskEngine:
         planned = PlannedCall(
             "action",
             variant.call.method,
-            uritemplate.expand(variant.call.path, {"server": server_id, **_strings(params)}),
+            compile_template(variant.call.path).expand({"server": server_id, **_strings(params)}),
             body=fill(variant.call.body, params) if variant.call.body is not None else None,
         )
         now = self.clock()
@@ -289,7 +290,7 @@ class TaskEngine:
             await self.store.save_item(TaskItem(item_id, task.id, "FINALIZING", WAITING, now, now))
 
     async def _confirm(self, task: Task, send: Send) -> Task:
-        call = PlannedCall("confirm", "POST", f"/servers/{task.server_id}/action", body={"confirmResize": None})
+        call = ops.SERVER_ACTION(server_id=task.server_id, body={"confirmResize": None})
         answer = await send(call)
         # 409: confirmed already (by Nova's resize_confirm_window or anyone).
         if not answer.ok and answer.status != 409:
@@ -374,7 +375,7 @@ class TaskEngine:
     # -- Nova reads -------------------------------------------------------
 
     async def _get_server(self, server_id: str, send: Send, *, missing_ok: bool) -> dict[str, Any] | None:
-        answer = await send(PlannedCall("server", "GET", f"/servers/{server_id}"))
+        answer = await send(ops.SERVER(server_id=server_id))
         if answer.status == 404 and missing_ok:
             return None
         if not answer.ok:
@@ -385,7 +386,7 @@ class TaskEngine:
     async def _get_action(self, server_id: str, nova_request_id: str | None, send: Send) -> dict[str, Any] | None:
         if not nova_request_id:
             return None
-        call = PlannedCall("action", "GET", f"/servers/{server_id}/os-instance-actions/{nova_request_id}")
+        call = ops.INSTANCE_ACTION(server_id=server_id, request_id=nova_request_id)
         answer = await send(call)
         if answer.status == 404:
             return None

@@ -22,6 +22,7 @@ from typing import Any
 
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
@@ -210,7 +211,7 @@ class TaskPoller:
         marker: tuple[tuple[str, str], ...] = ()
         for _ in range(MAX_POLL_PAGES):
             await self._keep_lease()
-            call = PlannedCall("poll", "GET", "/servers/detail", query + marker)
+            call = ops.SERVERS(query=query + marker)
             answer = await self.engine.nova.send(call, token=token)
             if not answer.ok:
                 raise VNextError(answer.status, f"Nova answered {answer.status} to the task poll")

@@ -25,6 +25,7 @@ from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import Route
 from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
+from vnext_proxy.nova import operations
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.web.keys import CALLER, MAPPINGS, NOVA, SETTINGS
@@ -61,11 +62,9 @@ def _explaining(request: web.Request) -> bool:
     return request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1"
 
 
-async def call_nova(
-    request: web.Request, token: str, method: str, path: str, body: Any = None, ok: Collection[int] = ()
-) -> NovaAnswer:
+async def call_nova(request: web.Request, token: str, call: PlannedCall, ok: Collection[int] = ()) -> NovaAnswer:
     """``send_for``, with Nova's errors turned into vNext ones (unless in ``ok``)."""
-    answer = await send_for(request, PlannedCall("call", method, path, (), body), token)
+    answer = await send_for(request, call, token)
     if not answer.ok and answer.status not in ok:
         raise from_nova(answer.status, answer.body)
     return answer
@@ -359,9 +358,7 @@ _OWNERSHIP = (("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01"))
 
 async def require_project(request: web.Request, project: str, token: str) -> None:
     """404 unless Nova lets the caller read the project (its own, or any for admins)."""
-    answer = await send_for(
-        request, PlannedCall("project", "GET", f"/os-simple-tenant-usage/{project}", _OWNERSHIP), token
-    )
+    answer = await send_for(request, operations.PROJECT_USAGE(project_id=project, query=_OWNERSHIP), token)
     if answer.status in (403, 404):
         raise VNextError(404, "Not found, or not yours")
     if not answer.ok:

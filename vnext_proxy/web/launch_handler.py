@@ -9,7 +9,6 @@ import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
 import jsonschema
 from aiohttp import web
@@ -19,6 +18,7 @@ from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks import launch
 from vnext_proxy.tasks.model import Task
@@ -31,7 +31,7 @@ from vnext_proxy.yamlsource import dotted
 
 async def launch_servers(request: web.Request) -> web.StreamResponse:
     token = caller_token(request)
-    project = request.match_info["project"]
+    project = ops.segment(request.match_info["project"], "project")
     body = await json_body(request)
     _validate_shape(request, body)
 
@@ -58,7 +58,7 @@ async def launch_servers(request: web.Request) -> web.StreamResponse:
     launched = []
     tasks: list[Task] = []
     for index, server in enumerate(servers):
-        answer = await send(PlannedCall("launch", "POST", "/servers", body=launch.nova_server_body(server, facts)))
+        answer = await send(ops.CREATE_SERVER(body=launch.nova_server_body(server, facts)))
         if not answer.ok:
             # Checked beforehand, so this is Nova changing its mind (a race,
             # a limit the proxy does not know): all or nothing, still.
@@ -88,7 +88,7 @@ async def _roll_back(
     end their CREATE tasks ABORTED, and say so in the error answered."""
     reason = f"the launch was rolled back: Nova refused servers[{refused}] ({error.message})"
     for task in tasks:
-        await send(PlannedCall("roll back", "DELETE", f"/servers/{quote(task.server_id, safe='')}"))
+        await send(ops.DELETE_SERVER(server_id=task.server_id))
         await request.app[TASKS].abort(task, reason)
     rolled_back = [
         {"field": f"servers[{i}]", "message": f"launched as {t.server_id}, then deleted"} for i, t in enumerate(tasks)
@@ -166,16 +166,16 @@ async def _facts(
     # reading the quota there stops an admin who names another project before
     # anything is launched (members cannot name another: it is 404 for them).
     checks_scope = _NOVA_PROJECT_ID.fullmatch(project) is not None
-    limits_path = f"/{project}/limits" if checks_scope else "/limits"
+    limits = ops.PROJECT_LIMITS(project_id=project) if checks_scope else ops.LIMITS()
     flavors_a, keypairs_a, zones_a, servers_a, limits_a, *images_a = await gather_bounded(
         NOVA_CALLS_AT_ONCE,
-        send(PlannedCall("flavors", "GET", "/flavors/detail", (("is_public", "None"),))),
-        send(PlannedCall("keypairs", "GET", "/os-keypairs")),
-        send(PlannedCall("zones", "GET", "/os-availability-zone")),
-        send(PlannedCall("servers", "GET", "/servers/detail", (*scope, ("limit", "1000")))),
-        send(PlannedCall("limits", "GET", limits_path)),
+        send(ops.FLAVORS(query=(("is_public", "None"),))),
+        send(ops.KEYPAIRS()),
+        send(ops.ZONES()),
+        send(ops.SERVERS(query=(*scope, ("limit", "1000")))),
+        send(limits),
         # Nova still proxies images at 2.35; a real cloud's Glance answers the same.
-        *(send(PlannedCall("image", "GET", f"/images/{quote(t, safe='')}"), microversion="2.35") for t in templates),
+        *(send(ops.IMAGE(image_id=t), microversion="2.35") for t in templates),
     )
     if limits_a.status == 400 and checks_scope:
         raise VNextError(
@@ -196,7 +196,7 @@ async def _facts(
     keypairs: dict[str, str] = {}
     if names:
         # A keypair's owner is only in its detail; all of these are the caller's.
-        first = await send(PlannedCall("keypair", "GET", f"/os-keypairs/{names[0]}"))
+        first = await send(ops.KEYPAIR(keypair_name=names[0]))
         user_id = first.part("keypair", "user_id") if first.ok else None
         for name in names:
             keypairs[engine.keypair_id(settings.id_namespace, user_id, name)] = name

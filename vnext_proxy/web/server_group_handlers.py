@@ -7,6 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.server_groups import NOVA_POLICY, ServerGroup, group_view, slugify
 from vnext_proxy.timeutil import parse_time
 from vnext_proxy.web.handlers import (
@@ -24,9 +26,9 @@ from vnext_proxy.web.keys import MAPPINGS, TASKS
 _NOT_FOUND = "No such server group, or it is not yours"
 
 
-async def _nova_group(request: web.Request, token: str, method: str, path: str, body: Any = None) -> Any:
+async def _nova_group(request: web.Request, token: str, call: PlannedCall) -> Any:
     """The server_group in Nova's answer; another project's group is not found."""
-    answer = await call_nova(request, token, method, path, body, ok=(403, 404))
+    answer = await call_nova(request, token, call, ok=(403, 404))
     if answer.status in (403, 404):
         raise VNextError(404, _NOT_FOUND)
     return answer.part("server_group")
@@ -49,9 +51,8 @@ async def create_server_group(request: web.Request) -> web.StreamResponse:
     slug = slugify(body["name"])
     if any(g.slug == slug for g in await store.groups_for_project(project)):
         raise VNextError(400, f"the project has a server group named {slug!r} already", field="name")
-    nova_group = await _nova_group(
-        request, token, "POST", "/os-server-groups", {"server_group": {"name": body["name"], "policy": NOVA_POLICY}}
-    )
+    created = {"server_group": {"name": body["name"], "policy": NOVA_POLICY}}
+    nova_group = await _nova_group(request, token, ops.CREATE_SERVER_GROUP(body=created))
     group = ServerGroup(
         id=nova_group["id"],
         project_id=nova_group.get("project_id") or project,
@@ -69,7 +70,7 @@ async def create_server_group(request: web.Request) -> web.StreamResponse:
 
 async def visible_group(request: web.Request, group_id: str, token: str) -> ServerGroup:
     """The group, if Nova shows its server group to this caller."""
-    nova_group = await _nova_group(request, token, "GET", f"/os-server-groups/{group_id}")
+    nova_group = await _nova_group(request, token, ops.SERVER_GROUP(group_id=group_id))
     group = await request.app[TASKS].store.get_group(group_id)
     if group is None:
         # A Nova server group made without the proxy: what Nova knows of it.

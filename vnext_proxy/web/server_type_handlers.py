@@ -17,7 +17,9 @@ from aiohttp import web
 
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping import engine
+from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.web.handlers import Handler, call_nova, caller_token, json_body, respond, send_for
@@ -36,8 +38,8 @@ class _Nova:
         self.request = request
         self.token = caller_token(request)
 
-    async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()) -> NovaAnswer:
-        return await call_nova(self.request, self.token, method, path, body, ok)
+    async def call(self, call: PlannedCall, ok: tuple[int, ...] = ()) -> NovaAnswer:
+        return await call_nova(self.request, self.token, call, ok)
 
     async def flavor_id(self) -> str:
         request = self.request
@@ -52,7 +54,7 @@ class _Nova:
             raise
 
     async def view(self, flavor_id: str, status: int = 200) -> web.StreamResponse:
-        flavor = (await self.call("GET", f"/flavors/{flavor_id}")).part("flavor")
+        flavor = (await self.call(ops.FLAVOR(flavor_id=flavor_id))).part("flavor")
         request = self.request
         ctx = RenderContext(id_namespace=request.app[SETTINGS].id_namespace)
         rendered = engine.render_object(request.app[MAPPINGS].objects["server_type"], flavor, ctx)
@@ -61,29 +63,29 @@ class _Nova:
 
     async def shares(self, flavor_id: str, flavor: dict[str, Any] | None = None) -> dict[str, list[str]]:
         if flavor is None:
-            flavor = (await self.call("GET", f"/flavors/{flavor_id}")).part("flavor")
+            flavor = (await self.call(ops.FLAVOR(flavor_id=flavor_id))).part("flavor")
         if flavor.get("os-flavor-access:is_public"):
             return {"users": [], "projects": []}
-        access = await self.call("GET", f"/flavors/{flavor_id}/os-flavor-access")
+        access = await self.call(ops.FLAVOR_ACCESS(flavor_id=flavor_id))
         return {"users": [], "projects": sorted(a["tenant_id"] for a in access.part("flavor_access"))}
 
     async def tags(self, flavor_id: str) -> list[str]:
-        answer = await self.call("GET", f"/flavors/{flavor_id}/os-extra_specs/{TAGS_SPEC}", ok=(404,))
+        answer = await self.call(ops.FLAVOR_EXTRA_SPEC(flavor_id=flavor_id, key=TAGS_SPEC), ok=(404,))
         return [t for t in str(answer.body.get(TAGS_SPEC, "")).split(",") if t] if answer.ok else []
 
     async def set_tags(self, flavor_id: str, tags: list[str]) -> None:
         unique = list(dict.fromkeys(tags))
         if unique:
-            await self.call(
-                "POST", f"/flavors/{flavor_id}/os-extra_specs", {"extra_specs": {TAGS_SPEC: ",".join(unique)}}
-            )
+            spec = {"extra_specs": {TAGS_SPEC: ",".join(unique)}}
+            await self.call(ops.FLAVOR_EXTRA_SPECS(flavor_id=flavor_id, body=spec))
         else:
-            await self.call("DELETE", f"/flavors/{flavor_id}/os-extra_specs/{TAGS_SPEC}", ok=(404,))
+            await self.call(ops.DELETE_FLAVOR_EXTRA_SPEC(flavor_id=flavor_id, key=TAGS_SPEC), ok=(404,))
 
     async def share(self, flavor_id: str, project: str, on: bool) -> None:
         action = "addTenantAccess" if on else "removeTenantAccess"
         # 409: shared already; 404: not shared. Either way it is as asked.
-        await self.call("POST", f"/flavors/{flavor_id}/action", {action: {"tenant": project}}, ok=(409, 404))
+        share = ops.FLAVOR_ACTION(flavor_id=flavor_id, body={action: {"tenant": project}})
+        await self.call(share, ok=(409, 404))
 
 
 def _check(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +135,7 @@ async def create_server_type(request: web.Request) -> web.StreamResponse:
         flavor["rxtx_factor"] = spec["rxtx_factor"]
     if "description" in body:
         flavor["description"] = body["description"]
-    created = await nova.call("POST", "/flavors", {"flavor": flavor})
+    created = await nova.call(ops.CREATE_FLAVOR(body={"flavor": flavor}))
     flavor_id = str(created.part("flavor", "id"))
     try:
         if body.get("tags"):
@@ -141,7 +143,7 @@ async def create_server_type(request: web.Request) -> web.StreamResponse:
         for project in (body.get("shares") or {}).get("projects", []):
             await nova.share(flavor_id, project, on=True)
     except VNextError:
-        await nova.call("DELETE", f"/flavors/{flavor_id}", ok=(404,))
+        await nova.call(ops.DELETE_FLAVOR(flavor_id=flavor_id), ok=(404,))
         raise
     return await nova.view(flavor_id, status=201)
 
@@ -166,7 +168,7 @@ async def update_server_type(request: web.Request) -> web.StreamResponse:
     _no_user_shares(body.get("shares"))
     flavor_id = await nova.flavor_id()
     if "description" in body:
-        await nova.call("PUT", f"/flavors/{flavor_id}", {"flavor": {"description": body["description"]}})
+        await nova.call(ops.UPDATE_FLAVOR(flavor_id=flavor_id, body={"flavor": {"description": body["description"]}}))
     if "tags" in body:
         await nova.set_tags(flavor_id, body["tags"])
     if "shares" in body:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.tasks.history import merge_history
 from vnext_proxy.tasks.model import FINAL_STATES, RUNNING, Task, TaskItem
@@ -50,8 +51,8 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     engine = request.app[TASKS]
     # Nova's action list shows the caller may see the server (and works after
     # it is deleted); 404 for anyone else.
-    actions = await _nova_get(request, f"/servers/{server_id}/os-instance-actions", token)
-    server_answer = await send_for(request, PlannedCall("server", "GET", f"/servers/{server_id}"), token)
+    actions = await _nova_get(request, ops.INSTANCE_ACTIONS(server_id=server_id), token)
+    server_answer = await send_for(request, ops.SERVER(server_id=server_id), token)
     server = server_answer.body.get("server") if server_answer.ok else None
     stored = [await _catch_up(request, t, token) for t in await engine.store.tasks_for_server(server_id)]
     settings = request.app[SETTINGS]
@@ -84,7 +85,7 @@ async def _visible_task(request: web.Request) -> Task:
         raise VNextError(404, "No such task, or it is not yours")
     # Visible to whoever Nova lets read the server's actions.
     try:
-        await _nova_get(request, f"/servers/{task.server_id}/os-instance-actions", token)
+        await _nova_get(request, ops.INSTANCE_ACTIONS(server_id=task.server_id), token)
     except VNextError as exc:
         if exc.status in (403, 404):
             raise VNextError(404, "No such task, or it is not yours") from None
@@ -115,8 +116,8 @@ async def _send(request: web.Request, token: str, call: PlannedCall) -> NovaAnsw
     return await send_for(request, call, token)
 
 
-async def _nova_get(request: web.Request, path: str, token: str) -> dict[str, Any]:
-    answer = await send_for(request, PlannedCall("get", "GET", path), token)
+async def _nova_get(request: web.Request, call: PlannedCall, token: str) -> dict[str, Any]:
+    answer = await send_for(request, call, token)
     if not answer.ok:
         error = from_nova(answer.status, answer.body)
         if answer.status in (403, 404):
