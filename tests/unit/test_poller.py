@@ -95,3 +95,29 @@ async def test_deadlines_hold_while_nova_cannot_be_read(tmp_path, mappings) -> N
                     assert "deadline" in ended.reason
         finally:
             await store.close()
+
+
+async def test_what_the_poller_keeps_per_token_is_pruned(tmp_path, mappings) -> None:  # type: ignore[no-untyped-def]
+    """Tokens come and go (one per sign-in): the poller remembers only those
+    still watching a task, so its memory does not grow with them."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import refused_port
+
+    from vnext_proxy.nova.client import NovaClient
+    from vnext_proxy.nova.endpoint import EndpointResolver
+    from vnext_proxy.stores import open_store
+    from vnext_proxy.tasks.engine import TaskEngine
+
+    with refused_port() as port:
+        settings = Settings(nova=NovaSettings(endpoint=f"http://127.0.0.1:{port}/v2.1"))
+        store = await open_store(f"sqlite:///{tmp_path}/t.sqlite3")
+        try:
+            async with NovaClient(settings.nova, EndpointResolver(settings.nova, None)) as nova:
+                poller = TaskPoller(TaskEngine(mappings, settings, store, nova), interval=1.0)
+                gone = datetime.now(UTC) - timedelta(minutes=1)
+                poller._last_ok.update({f"token-{n}": gone for n in range(1000)})
+                await poller.poll_once()  # no running task: no token watches anything
+                assert poller._last_ok == {}
+        finally:
+            await store.close()

@@ -9,7 +9,6 @@ instance action is read only when a task looks finished.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import socket
@@ -26,7 +25,7 @@ from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
-from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.tasks.engine import TaskEngine, token_digest
 from vnext_proxy.tasks.model import Task
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.metrics import Metrics
@@ -142,6 +141,10 @@ class TaskPoller:
                 stats.tasks += 1
         for task in unwatched:
             await self._step(task, None, None)
+        # Only the credentials still watching something are remembered:
+        # tokens come and go, and this must not grow with them.
+        watching = {token_digest(token) for token in groups}
+        self._last_ok = {key: when for key, when in self._last_ok.items() if key in watching}
 
     async def _renew_lease(self) -> bool:
         """Take or renew the lease; counted from before the store was asked,
@@ -175,7 +178,7 @@ class TaskPoller:
     ) -> dict[str, dict[str, Any]] | None:
         """The servers changed since this credential's last good poll; None
         when Nova could not be read with it."""
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = token_digest(token)
         # Since the last good poll; a task not seen in it is read on its own.
         since = self._last_ok.get(key) or min(t.created_at for t in tasks)
         try:
