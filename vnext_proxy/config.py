@@ -112,6 +112,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "max_servers_per_launch": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "cache_bytes": {"type": "integer", "minimum": 0},
                 "request_timeout": _SECONDS,
                 "shutdown_timeout": _SECONDS,
             },
@@ -185,6 +186,9 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     #: Servers one POST /projects/{project}/servers may launch.
     max_servers_per_launch: int = 100
+    #: Bytes each kept-renders cache (one per vNext object) and each list
+    #: route's kept listings may hold.
+    cache_bytes: int = 32 * 2**20
     #: A whole vNext request, all its Nova calls included.
     request_timeout: float = 60.0
     #: How long a stopping proxy lets requests in flight finish.
@@ -250,6 +254,7 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         workers=raw.get("listen", {}).get("workers", Settings.workers),
         max_body_bytes=raw.get("limits", {}).get("max_body_bytes", Settings.max_body_bytes),
         max_servers_per_launch=raw.get("limits", {}).get("max_servers_per_launch", Settings.max_servers_per_launch),
+        cache_bytes=raw.get("limits", {}).get("cache_bytes", Settings.cache_bytes),
         request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
         **extra,

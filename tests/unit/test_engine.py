@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.hooks import RenderContext
-from vnext_proxy.mapping.model import Filter, MappingSet, NovaCall
+from vnext_proxy.mapping.model import Filter, KeptRenders, MappingSet, NovaCall
 
 CTX = RenderContext(id_namespace=DEFAULT_ID_NAMESPACE)
 
@@ -252,3 +253,13 @@ def test_a_listing_of_something_other_than_objects_is_502(mappings: MappingSet) 
             mappings.objects["server_type"], flavors.nova[0].name, flavors.response.source, {"flavors": ["x"]}, CTX
         )
     assert raised.value.status == 502
+
+
+def test_kept_renders_are_bounded_by_bytes(mappings: MappingSet) -> None:
+    """A tenant controls its servers' metadata: 64 KB each costs its bytes
+    in the kept renders, which stay within their budget whatever the count."""
+    spec = dataclasses.replace(mappings.objects["server_type"], renders=KeptRenders(1_000_000))
+    for n in range(100):
+        big = {**NOVA_FLAVOR, "id": str(n), "description": "x" * 65_536}
+        engine.render_object(spec, big, CTX)
+    assert 0 < spec.renders.size <= 1_000_000

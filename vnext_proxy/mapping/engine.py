@@ -167,7 +167,8 @@ def render_object(spec: ObjectSpec, nova_obj: Mapping[str, Any], ctx: RenderCont
         return _render_object(spec, nova_obj, ctx)
     cached = spec.renders.get(key)
     if cached is None:
-        cached = spec.renders[key] = _render_object(spec, nova_obj, ctx)
+        cached = _render_object(spec, nova_obj, ctx)
+        spec.renders.put(key, cached)
     # A copy of the top level: callers may add to it (a server type's shares);
     # nothing below the top is ever changed once rendered.
     return dict(cached)

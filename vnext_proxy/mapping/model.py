@@ -47,6 +47,38 @@ class FieldSpec:
     otherwise: Any = None
 
 
+class KeptRenders:
+    """Renders kept by their Nova object's bytes, bounded by bytes, not by
+    entries: a tenant controls its servers' metadata (up to about 64 KB each)."""
+
+    #: What one object's renders may hold, unless the config says otherwise.
+    DEFAULT_BYTES = 32 * 2**20
+
+    def __init__(self, max_bytes: int = DEFAULT_BYTES) -> None:
+        self.resize(max_bytes)
+
+    def resize(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._kept: LRUCache[tuple[int, bytes], tuple[dict[str, Any], int]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda kept: kept[1]
+        )
+
+    @property
+    def size(self) -> int:
+        """Bytes kept now."""
+        return int(self._kept.currsize)
+
+    def get(self, key: tuple[int, bytes]) -> dict[str, Any] | None:
+        kept = self._kept.get(key)
+        return kept[0] if kept is not None else None
+
+    def put(self, key: tuple[int, bytes], rendered: dict[str, Any]) -> None:
+        # The key's bytes, and about as much again for the render.
+        size = 2 * len(key[1]) + 256
+        if size <= self.max_bytes:
+            self._kept[key] = (rendered, size)
+
+
 @dataclass(frozen=True)
 class ObjectSpec:
     """A vNext object (server_type, server, ...) rendered from a Nova object."""
@@ -58,9 +90,7 @@ class ObjectSpec:
     #: Rendering is a pure function of the Nova object, so the last renders
     #: are kept (by the Nova object's bytes): lists of unchanged servers cost
     #: a lookup, not a render. Not part of the declaration.
-    renders: LRUCache[tuple[int, bytes], dict[str, Any]] = field(
-        default_factory=lambda: LRUCache(maxsize=4096), compare=False, hash=False, repr=False
-    )
+    renders: KeptRenders = field(default_factory=lambda: KeptRenders(), compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

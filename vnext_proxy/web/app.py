@@ -52,6 +52,8 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
     )
     app[SETTINGS] = settings
     app[MAPPINGS] = mappings
+    for spec in mappings.objects.values():
+        spec.renders.resize(settings.cache_bytes)
     app[METRICS] = Metrics()
     # Operators' endpoints, not vNext routes: not in the mappings or JSON-Home.
     app.router.add_get("/healthcheck", healthcheck_handler)
@@ -59,7 +61,7 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
     app.cleanup_ctx.append(_nova_client)
     app.cleanup_ctx.append(_task_engine)
     for route in mappings.routes:
-        handler = ROUTE_HANDLERS[route.handler] if route.handler else RouteHandler(route).handle
+        handler = ROUTE_HANDLERS[route.handler] if route.handler else RouteHandler(route, settings.cache_bytes).handle
         app.router.add_route(route.method, route.path, handler, name=f"{route.rel}:{route.method}")
     return app
 

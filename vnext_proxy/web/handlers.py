@@ -124,10 +124,6 @@ def caller_token(request: web.Request) -> str:
     return token
 
 
-#: How many bytes of Nova list answers each list route keeps rendered.
-LISTINGS_KEPT_BYTES = 8 * 2**20
-
-
 @dataclass(frozen=True)
 class _KeptListing:
     listing: engine.Listing
@@ -137,17 +133,16 @@ class _KeptListing:
 class RouteHandler:
     """Serves one mapping route. Holds the route; does no parsing per request."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, cache_bytes: int) -> None:
         self.route = route
+        self.cache_bytes = cache_bytes
         templates = [c.path for c in route.nova] + [t for c in route.nova for _, t in c.query]
         used = {name for t in templates for name in compile_template(t).names}
         self.provided = used & set(PROVIDED_VARIABLES)
         # A list answer Nova repeats byte for byte (a dashboard polling an
         # unchanged project) is neither decoded nor rendered again. Keyed by
         # the bytes themselves, so any change in them is a miss.
-        self._listings: LRUCache[bytes, _KeptListing] = LRUCache(
-            maxsize=LISTINGS_KEPT_BYTES, getsizeof=lambda kept: kept.size
-        )
+        self._listings: LRUCache[bytes, _KeptListing] = LRUCache(maxsize=cache_bytes, getsizeof=lambda kept: kept.size)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = self.route
@@ -259,8 +254,9 @@ class RouteHandler:
             kept = self._listings.get(answer.raw)
             if kept is None:
                 rendered = engine.render_listing(obj_spec, listing.name, spec.source, answer.body, ctx)
-                kept = _KeptListing(rendered, len(answer.raw))
-                if kept.size <= LISTINGS_KEPT_BYTES:
+                # The bytes are the key, and the listing is about as large again.
+                kept = _KeptListing(rendered, 3 * len(answer.raw))
+                if kept.size <= self.cache_bytes:
                     self._listings[answer.raw] = kept
             return kept.listing
 
