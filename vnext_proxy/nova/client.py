@@ -39,14 +39,19 @@ class NovaAnswer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
-    def part(self, *keys: str) -> Any:
-        """The value at ``keys`` in the answer; a 502 when Nova's answer does
-        not have the shape its API promises (a proxy's error page, say)."""
+    def part(self, *keys: str, kind: type | None = None) -> Any:
+        """The value at ``keys`` in the answer (of type ``kind``, if given); a
+        502 when Nova's answer does not have the shape its API promises (a
+        proxy's error page, say)."""
         value = self.body
         for key in keys:
             if not isinstance(value, Mapping) or key not in value:
                 raise VNextError(502, f"Nova's answer has no {'.'.join(keys)}")
             value = value[key]
+        if kind is not None and not isinstance(value, kind):
+            raise VNextError(502, f"Nova's {'.'.join(keys)} is not a {kind.__name__}")
+        if kind is list and not all(isinstance(item, Mapping) for item in value):
+            raise VNextError(502, f"Nova's {'.'.join(keys)} holds something other than objects")
         return value
 
 

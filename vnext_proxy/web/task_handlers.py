@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -53,11 +53,11 @@ async def server_tasks(request: web.Request) -> web.StreamResponse:
     # it is deleted); 404 for anyone else.
     actions = await _nova_get(request, ops.INSTANCE_ACTIONS(server_id=server_id), token)
     server_answer = await send_for(request, ops.SERVER(server_id=server_id), token)
-    server = server_answer.body.get("server") if server_answer.ok else None
+    server = server_answer.part("server", kind=dict) if server_answer.ok else None
     stored = [await _catch_up(request, t, token) for t in await engine.store.tasks_for_server(server_id)]
     settings = request.app[SETTINGS]
     merged = merge_history(
-        stored, actions.get("instanceActions", []), server, request.app[MAPPINGS], settings.id_namespace
+        stored, actions.part("instanceActions", kind=list), server, request.app[MAPPINGS], settings.id_namespace
     )
     # A task rebuilt from Nova's history is kept once it has ended, so its id
     # (known only from this listing) answers GET /server_tasks/{id} too. One
@@ -116,15 +116,14 @@ async def _send(request: web.Request, token: str, call: PlannedCall) -> NovaAnsw
     return await send_for(request, call, token)
 
 
-async def _nova_get(request: web.Request, call: PlannedCall, token: str) -> dict[str, Any]:
+async def _nova_get(request: web.Request, call: PlannedCall, token: str) -> NovaAnswer:
     answer = await send_for(request, call, token)
     if not answer.ok:
         error = from_nova(answer.status, answer.body)
         if answer.status in (403, 404):
             error = VNextError(404, "No such server, or it is not yours")
         raise error
-    body: dict[str, Any] = answer.body
-    return body
+    return answer
 
 
 @dataclass(frozen=True)
