@@ -297,3 +297,36 @@ async def test_a_retried_task_with_an_idempotency_key_acts_once(
     assert by_manager.status == 202
     assert (await by_manager.json())["id"] != task["id"]
     await wait_in_nova(nova_as, server_id, "active")
+
+
+async def test_a_retry_with_a_token_issued_since_is_still_the_same_caller(
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], devcloud: str, nova_as
+) -> None:  # type: ignore[no-untyped-def]
+    """With Keystone in the config, an Idempotency-Key belongs to the user, not
+    to one token: a client that signed in again in between is recognised."""
+    keystone = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3"
+    service = ServiceCredentials(
+        username="vnext-service", password="devcloud", project_name="service", auth_url=keystone
+    )
+    settings = dataclasses.replace(
+        proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, service_credentials=service)
+    )
+    proxy = await aiohttp_client(create_app(settings, mappings))
+    server_id = two_servers[1]
+    await wait_in_nova(nova_as, server_id, "active")
+    path = f"/servers/{server_id}/tasks"
+    first_token, second_token = (
+        await sign_in(devcloud, "devcloud-member-a"),
+        await sign_in(devcloud, "devcloud-member-a"),
+    )
+    first = await proxy.post(
+        path, json={"action": "REBOOT"}, headers={"X-Auth-Token": first_token, "Idempotency-Key": "k-9"}
+    )
+    assert first.status == 202, await first.text()
+    again = await proxy.post(
+        path, json={"action": "REBOOT"}, headers={"X-Auth-Token": second_token, "Idempotency-Key": "k-9"}
+    )
+    assert again.status == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == (await first.json())["id"]
+    await wait_in_nova(nova_as, server_id, "active")

@@ -70,6 +70,16 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
             return answer("404 Not Found", {"error": {"code": 404, "message": "no such token"}})
         start_response("204 No Content", [])
         return []
+    if environ.get("PATH_INFO") == f"{KEYSTONE_PREFIX}/auth/tokens" and environ.get("REQUEST_METHOD") == "GET":
+        # Validate a token: its own subject may, as Keystone's policy allows.
+        caller = environ.get("HTTP_X_AUTH_TOKEN", "")
+        subject = environ.get("HTTP_X_SUBJECT_TOKEN", "")
+        asker, found = identity_of(caller), identity_of(subject)
+        if asker is None:
+            return answer("401 Unauthorized", {"error": {"code": 401, "message": _UNAUTHENTICATED}})
+        if found is None or (subject != caller and not asker.is_admin):
+            return answer("404 Not Found", {"error": {"code": 404, "message": "no such token"}})
+        return answer("200 OK", _token_body(found, ["token"], environ), token=subject)
     if environ.get("PATH_INFO") != f"{KEYSTONE_PREFIX}/auth/tokens" or environ.get("REQUEST_METHOD") != "POST":
         return answer("404 Not Found", {"error": {"code": 404, "message": "devcloud's Keystone has no such route"}})
     try:
@@ -89,11 +99,17 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
             "401 Unauthorized",
             {"error": {"code": 401, "message": _UNAUTHENTICATED}},
         )
+    issued = f"{found.token}-{secrets.token_hex(8)}"
+    _ISSUED[issued] = found
+    return answer("201 Created", _token_body(found, identity["methods"], environ), token=issued)
+
+
+def _token_body(found: Identity, methods: list[str], environ: dict[str, Any]) -> dict[str, Any]:
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     domain = {"id": "default", "name": "Default"}
-    body = {
+    return {
         "token": {
-            "methods": identity["methods"],
+            "methods": methods,
             "expires_at": "2099-01-01T00:00:00.000000Z",
             "user": {"id": found.user_id, "name": found.user_name, "domain": domain},
             "project": {"id": found.project_id, "name": found.project_name, "domain": domain},
@@ -108,9 +124,6 @@ def _keystone(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
             ],
         }
     }  # fmt: skip
-    issued = f"{found.token}-{secrets.token_hex(8)}"
-    _ISSUED[issued] = found
-    return answer("201 Created", body, token=issued)
 
 
 def token_auth(app: WSGIApp) -> WSGIApp:

@@ -14,13 +14,14 @@ from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.nova.identity import TokenOwners, keystone_url
 from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.handlers import RouteHandler
 from vnext_proxy.web.idempotency import idempotent
-from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, SETTINGS, TASKS
+from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, OWNERS, SETTINGS, TASKS
 from vnext_proxy.web.launch_handler import launch_servers
 from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
@@ -88,7 +89,9 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
 async def _nova_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     resolver = EndpointResolver(settings.nova, settings.tasks.service_credentials)
-    async with NovaClient(settings.nova, resolver, observe=app[METRICS].nova_call) as nova:
+    owners = TokenOwners(keystone_url(settings), settings.nova.request_timeout)
+    async with NovaClient(settings.nova, resolver, observe=app[METRICS].nova_call) as nova, owners:
         app[NOVA] = nova
         app[CALLER] = CallerFacts()
+        app[OWNERS] = owners
         yield

@@ -2,7 +2,8 @@
 launch): a client that retries after a lost answer gets the first answer,
 and Nova is asked once.
 
-The key is the caller's, scoped to their token and the route: another
+The key is the caller's, scoped to their user (as Keystone says, when the
+config names Keystone; else to their token) and the route: another
 caller's key never matches. Keys live in the store, so replicas share them,
 for a day. A retry with the same key and another body is 422; one that
 comes while the first is still being served is 409 with Retry-After.
@@ -18,7 +19,7 @@ from aiohttp import web
 from vnext_proxy.errors import VNextError
 from vnext_proxy.stores import KeptAnswer
 from vnext_proxy.web.handlers import Handler, caller_token
-from vnext_proxy.web.keys import TASKS
+from vnext_proxy.web.keys import OWNERS, TASKS
 
 HEADER = "Idempotency-Key"
 #: How long a key's first answer is kept, as payment APIs and GCE's requestId do.
@@ -35,8 +36,11 @@ def idempotent(handler: Handler) -> Handler:
             return await handler(request)
         if not _VALID_KEY.fullmatch(key):
             raise VNextError(400, f"{HEADER} must be 1 to 255 visible ASCII characters", field=HEADER)
-        token_sha256 = _sha256(caller_token(request).encode())
-        scope = _sha256(f"{token_sha256}\n{request.method} {request.path}\n{key}".encode())
+        token = caller_token(request)
+        # The caller is their user where Keystone says who that is (a retry
+        # may come with a token issued since), else their token.
+        caller = await request.app[OWNERS].user_id(token) or f"token:{_sha256(token.encode())}"
+        scope = _sha256(f"{caller}\n{request.method} {request.path}\n{key}".encode())
         body_sha256 = _sha256(await request.read())
         store = request.app[TASKS].store
         kept = await store.claim_key(scope, body_sha256, KEPT_SECONDS)

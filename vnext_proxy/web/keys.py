@@ -8,6 +8,7 @@ from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
+from vnext_proxy.nova.identity import TokenOwners
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.web.metrics import Metrics
 
@@ -15,5 +16,6 @@ SETTINGS = web.AppKey("settings", Settings)
 MAPPINGS = web.AppKey("mappings", MappingSet)
 NOVA = web.AppKey("nova", NovaClient)
 CALLER = web.AppKey("caller", CallerFacts)
+OWNERS = web.AppKey("token owners", TokenOwners)
 TASKS = web.AppKey("tasks", TaskEngine)
 METRICS = web.AppKey("metrics", Metrics)
