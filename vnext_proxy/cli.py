@@ -172,6 +172,10 @@ def _serve(config: Path) -> int:
             print=None,
             access_log=None,
             shutdown_timeout=settings.shutdown_timeout,
+            # aiohttp closes a connection whose request has not fully arrived
+            # by then: a slow client cannot hold one. A body is bounded by
+            # limits.request_timeout, which covers the whole request.
+            keepalive_timeout=settings.idle_timeout,
             reuse_port=settings.workers > 1,
         )
     finally:

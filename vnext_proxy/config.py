@@ -115,6 +115,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "cache_bytes": {"type": "integer", "minimum": 0},
                 "request_timeout": _SECONDS,
                 "shutdown_timeout": _SECONDS,
+                "idle_timeout": _SECONDS,
             },
         },
         "mappings_dir": {"type": "string", "minLength": 1},
@@ -193,6 +194,9 @@ class Settings:
     request_timeout: float = 60.0
     #: How long a stopping proxy lets requests in flight finish.
     shutdown_timeout: float = 30.0
+    #: A connection that has not sent a whole request's headers (a slow
+    #: client, or an idle keep-alive) is closed after this many seconds.
+    idle_timeout: float = 75.0
 
 
 def load_settings(path: Path) -> Settings:
@@ -257,5 +261,6 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         cache_bytes=raw.get("limits", {}).get("cache_bytes", Settings.cache_bytes),
         request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
+        idle_timeout=float(raw.get("limits", {}).get("idle_timeout", Settings.idle_timeout)),
         **extra,
     )

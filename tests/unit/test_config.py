@@ -32,7 +32,8 @@ def test_example_config_loads_and_documents_every_key() -> None:
     for key in ("host", "port", "endpoint", "auth_url", "interface", "region_name", "microversion",
                 "connect", "request", "poll_interval", "default_deadline", "deadlines",
                 "service_credentials", "url", "level", "mappings_dir", "id_namespace", "explain", "access_log", "workers",
-                "max_body_bytes", "max_servers_per_launch", "cache_bytes", "request_timeout", "shutdown_timeout"):  # fmt: skip
+                "max_body_bytes", "max_servers_per_launch", "cache_bytes", "request_timeout", "shutdown_timeout",
+                "idle_timeout"):  # fmt: skip
         assert f"{key}:" in text, key
 
 

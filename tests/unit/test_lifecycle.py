@@ -74,3 +74,38 @@ async def test_workers_share_the_port_and_stop_together(aiohttp_server, tmp_path
             assert sock.connect_ex(("127.0.0.1", port)) != 0, "a worker outlived the parent"
     finally:
         await stop(proc)
+
+
+async def test_a_slow_client_cannot_hold_a_connection(aiohttp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Slowloris: headers sent a byte at a time never make a request, and the
+    proxy closes the connection once limits.idle_timeout has passed."""
+    app = web.Application()
+    app.router.add_get("/", nova_versions)
+    nova = await aiohttp_server(app)
+    port = free_port()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"nova:\n  endpoint: {nova.make_url('/v2.1')}\nlisten:\n  port: {port}\n"
+        f"store:\n  url: sqlite:///{tmp_path}/t.sqlite3\nlimits:\n  idle_timeout: 2\n"
+    )
+    proc = await start_proxy(config, port)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.monotonic()
+        closed = False
+        for byte in b"GET /healthcheck HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
+            writer.write(bytes([byte]))
+            try:
+                await writer.drain()
+                closed = await asyncio.wait_for(reader.read(1), 0.2) == b""
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                closed = True
+            if closed:
+                break
+        assert closed, "the connection outlived the trickle"
+        assert time.monotonic() - started < 10
+        writer.close()
+    finally:
+        await stop(proc)
