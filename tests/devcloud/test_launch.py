@@ -4,6 +4,7 @@ or refused whole with every problem listed and nothing left in Nova."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -340,3 +341,19 @@ async def test_what_nova_refuses_half_way_is_rolled_back(  # type: ignore[no-unt
             assert "rolled back" in (task.reason or "")
         finally:
             forget_servers([server_id])
+
+
+async def test_over_long_user_data_on_the_second_server_leaves_nothing(  # type: ignore[no-untyped-def]
+    proxy: TestClient, nova_as, keypair: str
+) -> None:
+    ids = await vnext_ids(proxy, keypair)
+    too_long = base64.b64encode(b"#!/bin/sh\n" + b"x" * 65_536).decode()
+    body = {"defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
+            "servers": [{"hostname": "fine-first"}, {"hostname": "too-much-data", "user_data": too_long}]}  # fmt: skip
+    before = set(nova_servers(nova_as))
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["field"] == "servers[1].user_data"
+    assert len(await resp.read()) < 4000, "the user_data is not echoed"
+    assert set(nova_servers(nova_as)) == before
