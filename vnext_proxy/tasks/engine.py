@@ -88,8 +88,10 @@ class TaskEngine:
             body=fill(variant.call.body, params) if variant.call.body is not None else None,
         )
         now = self.clock()
+        deadline = timedelta(seconds=self.settings.tasks.deadline_for(spec.name))
         # Recorded before Nova is asked: an action Nova takes always has its
-        # task, even if the proxy stops right after asking.
+        # task, even if the proxy stops right after asking. Its deadline runs
+        # from Nova's answer; until then it may wait for that answer too.
         task = Task(
             id=str(uuid.uuid4()),
             server_id=server_id,
@@ -98,7 +100,7 @@ class TaskEngine:
             state=RUNNING,
             created_at=now,
             created_by=None,
-            deadline_at=now + timedelta(seconds=self.settings.tasks.deadline_for(spec.name)),
+            deadline_at=now + deadline + timedelta(seconds=self.settings.nova.request_timeout),
             updated_at=now,
             # What advancing it needs later, never a secret (writeOnly params).
             params={k: v for k, v in params.items() if k not in spec.secret_params},
@@ -111,12 +113,14 @@ class TaskEngine:
             raise from_nova(answer.status, answer.body)
         if not variant.sync:
             self._tokens[task.id] = token
+        accepted = self.clock()
         return await self._amend(
             task,
             request_id=answer.request_id,
+            deadline_at=accepted + deadline,
             created_by=await self._caller_id(server_id, answer, send),
             state=COMPLETED if variant.sync else RUNNING,
-            ended_at=self.clock() if variant.sync else None,
+            ended_at=accepted if variant.sync else None,
         )
 
     async def _amend(self, task: Task, **changes: Any) -> Task:
