@@ -82,7 +82,9 @@ async def test_a_slow_cycle_keeps_its_lease_and_confirms_once(store_url: str, ma
     server = TestServer(nova.app())
     await server.start_server()
     settings = Settings(
-        nova=NovaSettings(endpoint=str(server.make_url("/v2.1")), request_timeout=2.0),
+        nova=NovaSettings(
+            endpoint=str(server.make_url("/v2.1")), request_timeout=4.0
+        ),  # headroom over the slow 1.5 s list
         tasks=TaskSettings(poll_interval=0.5),
     )
     stores = [await open_store(store_url), await open_store(store_url)]
