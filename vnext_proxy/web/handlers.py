@@ -14,7 +14,6 @@ from typing import Any
 
 import jsonschema
 import orjson
-import uritemplate
 from aiohttp import web
 from cachetools import LRUCache
 
@@ -362,7 +361,8 @@ async def require_project(request: web.Request, project: str, token: str) -> Non
 
 
 def _probe_path(template: str, request: web.Request) -> str:
-    return str(uritemplate.expand(template, dict(request.match_info)))
+    # The compiled template quotes each value as one segment, as plan_call does.
+    return compile_template(template).expand(dict(request.match_info))
 
 
 def respond(
