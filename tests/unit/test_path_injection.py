@@ -79,3 +79,21 @@ async def test_a_value_never_changes_novas_path(
         assert "%23" not in sent.lower(), sent
         assert SERVER2 not in sent, sent
         assert not sent.startswith("/v2.1/flavors/1"), sent
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/servers/not-a-server"),
+        ("GET", "/servers/1%2F..%2F2/tags"),
+        ("PUT", f"/servers/{SERVER}/tags/a%2Fb"),
+        ("GET", f"/projects/{PROJECT}%23x"),
+    ],
+)
+async def test_a_path_value_of_the_wrong_kind_is_404_before_nova_is_asked(
+    nova_and_proxy: tuple[RecordingNova, TestClient], method: str, path: str
+) -> None:
+    nova, proxy = nova_and_proxy
+    resp = await proxy.request(method, path, headers={"X-Auth-Token": "t"})
+    assert resp.status == 404, await resp.text()
+    assert [p for p in nova.paths if p != "/"] == []

@@ -5,6 +5,16 @@ so the loader can check templates without doing I/O."""
 
 from __future__ import annotations
 
+#: The kind of value a route's path variable must be (nova.operations.KINDS):
+#: checked before any Nova call, so what cannot exist is 404 without asking.
+PATH_VARIABLE_KINDS: dict[str, str] = {
+    "server_id": "uuid",
+    "group_id": "uuid",
+    "task_id": "uuid",
+    "project": "project",
+    "tag": "tag",
+}
+
 PROVIDED_VARIABLES: dict[str, str] = {
     "caller_all_tenants": '"1" when the caller may list every project (admin), else absent',
 }

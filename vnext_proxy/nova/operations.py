@@ -29,6 +29,8 @@ KINDS: dict[str, re.Pattern[str]] = {
     "keypair": re.compile(r"[A-Za-z0-9 @._-]{1,255}"),
     "request_id": re.compile(r"req-[0-9a-fA-F-]{36}"),
     "extra_spec": re.compile(r"[A-Za-z0-9:_.-]{1,255}"),
+    # Nova's server tags: no slash, no comma, at most 60 characters.
+    "tag": re.compile(r"[^/,]{1,60}"),
 }
 
 #: What to call a value that is not of its kind, in the 404 answered.

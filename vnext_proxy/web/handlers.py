@@ -23,7 +23,7 @@ from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import Route
 from vnext_proxy.mapping.templates import compile_template
-from vnext_proxy.mapping.variables import PROVIDED_VARIABLES
+from vnext_proxy.mapping.variables import PATH_VARIABLE_KINDS, PROVIDED_VARIABLES
 from vnext_proxy.nova import operations
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.resolvers import resolve_flavor
@@ -135,6 +135,7 @@ class RouteHandler:
     def __init__(self, route: Route, cache_bytes: int) -> None:
         self.route = route
         self.cache_bytes = cache_bytes
+        self.kinds = tuple((v, PATH_VARIABLE_KINDS[v]) for v in route.path_vars if v in PATH_VARIABLE_KINDS)
         templates = [c.path for c in route.nova] + [t for c in route.nova for _, t in c.query]
         used = {name for t in templates for name in compile_template(t).names}
         self.provided = used & set(PROVIDED_VARIABLES)
@@ -149,6 +150,8 @@ class RouteHandler:
             na = route.not_applicable
             raise VNextError(na.answer, f"{na.reason} Use instead: {na.use_instead}")
         token = caller_token(request) if route.auth else ""
+        for var, kind in self.kinds:  # what cannot exist is 404 before Nova is asked
+            operations.segment(request.match_info[var], kind)
         # A list's query is checked before Nova is asked anything: 400, nothing sent.
         list_query = self._list_query(request) if route.response.list_key is not None else None
         settings = request.app[SETTINGS]
