@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError
-from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.mapping.model import MappingSet, microversion
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
 from vnext_proxy.nova.operations import INSTANCE_ACTIONS, SERVERS
@@ -24,11 +24,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{'ok' if self.ok else 'PROBLEM'}: {self.text}"
-
-
-def _version(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
 
 
 async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
@@ -52,8 +47,8 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
         if v21 is None:
             findings.append(Finding(False, f"what answers at {endpoint} is not Nova (no v2.1 in its versions)"))
         else:
-            low, high = _version(v21["min_version"]), _version(v21["version"])
-            wanted = _version(settings.nova.microversion)
+            low, high = microversion(v21["min_version"]), microversion(v21["version"])
+            wanted = microversion(settings.nova.microversion)
             fits = low <= wanted <= high
             findings.append(
                 Finding(

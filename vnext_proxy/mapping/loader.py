@@ -34,6 +34,7 @@ from vnext_proxy.mapping.model import (
     Route,
     Selector,
     Source,
+    microversion,
 )
 from vnext_proxy.mapping.nova_enums import ENUMS
 from vnext_proxy.mapping.task_actions import parse_actions
@@ -116,7 +117,7 @@ def load_mappings(directory: Traversable | None = None) -> MappingSet:
 
 def microversion_problems(mappings: MappingSet, configured: str) -> list[Problem]:
     """Calls that need a newer microversion than the one the config requests."""
-    major, minor = (int(x) for x in configured.split("."))
+    wanted = microversion(configured)
     return [
         Problem(
             route.source.file,
@@ -127,7 +128,7 @@ def microversion_problems(mappings: MappingSet, configured: str) -> list[Problem
         )
         for route in mappings.routes
         for call in route.nova
-        if call.min_microversion > (major, minor)
+        if call.min_microversion > wanted
     ]
 
 
@@ -380,12 +381,11 @@ class _Builder:
         when = _path(raw["when"]) if "when" in raw else None
         if when is not None and when[0] not in earlier:
             self.problems.append(doc.problem((*path, "when"), f"'{when[0]}' names no earlier nova call"))
-        major, minor = raw["min_microversion"].split(".")
         return NovaCall(
             name=raw.get("name", "nova"),
             method=raw["method"],
             path=raw["path"],
-            min_microversion=(int(major), int(minor)),
+            min_microversion=microversion(raw["min_microversion"]),
             query=query,
             when=when,
             if_given=raw.get("if_given"),
@@ -420,7 +420,7 @@ class _Builder:
                     var=var,
                     field=_path(spec["field"]),
                     nova_param=spec.get("nova"),
-                    min_microversion=tuple(int(x) for x in mv.split(".")) if mv else None,  # type: ignore[arg-type]
+                    min_microversion=microversion(mv) if mv else None,
                     to_nova=tuple(spec["to_nova"].items()) if "to_nova" in spec else None,
                     match=spec.get("match", "equals"),
                     verify=spec.get("verify", False),

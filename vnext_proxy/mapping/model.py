@@ -47,6 +47,15 @@ class FieldSpec:
     otherwise: Any = None
 
 
+Microversion = tuple[int, int]
+
+
+def microversion(text: str) -> Microversion:
+    """'2.100' -> (2, 100): compared as numbers, so 2.100 is after 2.99."""
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 class KeptRenders:
     """Renders kept by their Nova object's bytes, bounded by bytes, not by
     entries: a tenant controls its servers' metadata (up to about 64 KB each)."""

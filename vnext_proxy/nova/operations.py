@@ -16,6 +16,7 @@ from typing import Any
 
 from vnext_proxy.errors import VNextError, shown
 from vnext_proxy.mapping.engine import PlannedCall
+from vnext_proxy.mapping.model import microversion
 from vnext_proxy.mapping.templates import compile_template
 
 #: What a value of each kind looks like: as Nova or Keystone would have it.
@@ -104,9 +105,9 @@ OPERATIONS: tuple[Operation, ...] = tuple(v for v in dict(globals()).values() if
 
 def microversion_problems(configured: str) -> list[str]:
     """Operations that need a newer microversion than the configured one."""
-    major, minor = (int(x) for x in configured.split("."))
+    wanted = microversion(configured)
     return [
         f"{op.method} {op.template} needs compute {op.min_microversion[0]}.{op.min_microversion[1]}"
         for op in OPERATIONS
-        if op.min_microversion > (major, minor)
+        if op.min_microversion > wanted
     ]

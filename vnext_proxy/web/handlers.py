@@ -21,7 +21,7 @@ from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping import engine
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.hooks import RenderContext
-from vnext_proxy.mapping.model import Route
+from vnext_proxy.mapping.model import Route, microversion
 from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.mapping.variables import PATH_VARIABLE_KINDS, PROVIDED_VARIABLES
 from vnext_proxy.nova import operations
@@ -244,8 +244,7 @@ class RouteHandler:
                         if exc.status != 404:
                             raise
                         raise VNextError(400, f"{project} is not a project of yours", field=filt.var) from None
-        major, minor = settings.nova.microversion.split(".")
-        to_nova, in_proxy = engine.split_filters(spec.filters, (int(major), int(minor)), values)
+        to_nova, in_proxy = engine.split_filters(spec.filters, microversion(settings.nova.microversion), values)
         (listing,) = self.route.nova  # the loader allows one call per list route
 
         def wanted(item: dict[str, Any]) -> bool:
