@@ -25,10 +25,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet, Route
 from vnext_proxy.nova.operations import OPERATIONS
-from vnext_proxy.web.app import create_app
 
 HOSTILE = [
     "..", ".", "%2F", "..%2F..", "a/b", "#x", "?x=1", "²", "٣", "9" * 40, "-1", "0", "1e309", " ", "\u0000",
@@ -164,7 +162,3 @@ def serving() -> Iterator[ServingThread]:
         yield thread
     finally:
         thread.close()
-
-
-def proxy_app(settings: Settings, mappings: MappingSet) -> web.Application:
-    return create_app(settings, mappings)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fuzz import fuzz_settings, proxy_app, requests, send, serving
+from fuzz import fuzz_settings, requests, send, serving
 from hypothesis import given
 
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.web.app import create_app
 
 MAPPINGS = load_mappings()
 
@@ -18,7 +19,7 @@ MAPPINGS = load_mappings()
 def test_fuzzed_requests_against_devcloud_never_500(devcloud: str, tmp_path: Path) -> None:
     config = Settings(nova=NovaSettings(endpoint=devcloud), store_url=f"sqlite:///{tmp_path}/f.db")
     with serving() as thread:
-        base = thread.serve(proxy_app(config, MAPPINGS))
+        base = thread.serve(create_app(config, MAPPINGS))
 
         # devcloud answers about 10 GETs a second: a budget it can take.
         @fuzz_settings(examples=120)

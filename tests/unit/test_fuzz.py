@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from fuzz import declared_paths, fuzz_settings, proxy_app, requests, send, serving
+from fuzz import declared_paths, fuzz_settings, requests, send, serving
 from hypothesis import given
 
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.web.app import create_app
 
 MAPPINGS = load_mappings()
 DECLARED = declared_paths(MAPPINGS)
@@ -50,7 +51,7 @@ def test_fuzzed_requests_never_500_and_reach_only_declared_paths(tmp_path: Path)
         config = Settings(
             nova=NovaSettings(endpoint=nova_url + "/v2.1", request_timeout=5), store_url=f"sqlite:///{tmp_path}/f.db"
         )
-        base = thread.serve(proxy_app(config, MAPPINGS))
+        base = thread.serve(create_app(config, MAPPINGS))
         reached_nova = 0
 
         @fuzz_settings(examples=1000)

@@ -21,6 +21,12 @@ _ADMIN_PROBE = SERVERS(query=(("all_tenants", "1"), ("limit", "0")))
 Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]
 
 
+def token_digest(token: str) -> str:
+    """What the proxy keeps of a token (cache keys, the store): enough to
+    recognise it, never to use it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class CallerFacts:
     """``send`` is the request's own way to Nova (its token, request id and
     explain record); a 403 must come back as an answer, not an error."""
@@ -29,7 +35,7 @@ class CallerFacts:
         self._admin: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=ttl)
 
     async def is_admin(self, token: str, send: Send) -> bool:
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = token_digest(token)
         known = self._admin.get(key)
         if known is None:
             answer = await send(_ADMIN_PROBE)

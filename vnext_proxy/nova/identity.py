@@ -9,13 +9,13 @@ itself stands for its user.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import aiohttp
 from cachetools import TTLCache
 
 from vnext_proxy.config import Settings
+from vnext_proxy.nova.caller import token_digest
 
 
 def keystone_url(settings: Settings) -> str | None:
@@ -44,7 +44,7 @@ class TokenOwners:
         """The token's user id, or None when Keystone is not known or says nothing."""
         if self._url is None:
             return None
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = token_digest(token)
         known = self._owners.get(key)
         if known is not None:
             return known

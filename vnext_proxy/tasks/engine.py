@@ -7,7 +7,6 @@ it and keeps the store up to date. Tokens are held in memory only (task id
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import ActionSpec, MappingSet
 from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.nova import operations as ops
+from vnext_proxy.nova.caller import token_digest
 from vnext_proxy.nova.client import NovaAnswer, NovaClient
 from vnext_proxy.nova.resolvers import resolve_flavor
 from vnext_proxy.stores import TaskStore
@@ -398,11 +398,6 @@ class TaskEngine:
             raise from_nova(answer.status, answer.body)
         action: dict[str, Any] = answer.part("instanceAction")
         return action
-
-
-def token_digest(token: str) -> str:
-    """What the store keeps of a token: enough to recognise it, never to use it."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:

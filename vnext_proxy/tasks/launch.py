@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import random
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from vnext_proxy.errors import shown
+from vnext_proxy.nova.operations import KINDS
 
 _PATTERN = re.compile(r"%\((?:rand_num|rand_name)\)(\d*)d")
 #: Nova's limits, checked before any server is launched.
@@ -48,13 +48,8 @@ class Problems:
 
 
 def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """An id that can be an image's: the kind nova.operations checks too."""
+    return isinstance(value, str) and KINDS["uuid"].fullmatch(value) is not None
 
 
 def pattern_problem(pattern: Any) -> str | None:

@@ -22,10 +22,10 @@ from typing import Any
 from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova import operations as ops
-from vnext_proxy.nova.caller import CallerFacts
+from vnext_proxy.nova.caller import CallerFacts, token_digest
 from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
-from vnext_proxy.tasks.engine import TaskEngine, token_digest
+from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.metrics import Metrics

@@ -17,6 +17,7 @@ import re
 from aiohttp import web
 
 from vnext_proxy.errors import VNextError
+from vnext_proxy.nova.caller import token_digest
 from vnext_proxy.stores import KeptAnswer
 from vnext_proxy.web.handlers import Handler, caller_token
 from vnext_proxy.web.keys import OWNERS, TASKS
@@ -39,7 +40,7 @@ def idempotent(handler: Handler) -> Handler:
         token = caller_token(request)
         # The caller is their user where Keystone says who that is (a retry
         # may come with a token issued since), else their token.
-        caller = await request.app[OWNERS].user_id(token) or f"token:{_sha256(token.encode())}"
+        caller = await request.app[OWNERS].user_id(token) or f"token:{token_digest(token)}"
         scope = _sha256(f"{caller}\n{request.method} {request.path}\n{key}".encode())
         body_sha256 = _sha256(await request.read())
         store = request.app[TASKS].store
