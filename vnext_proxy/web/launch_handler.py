@@ -87,12 +87,12 @@ async def _roll_back(
     """Delete the servers this launch made before Nova refused ``servers[refused]``,
     end their CREATE tasks ABORTED, and say so in the error answered."""
     reason = f"the launch was rolled back: Nova refused servers[{refused}] ({error.message})"
-    for task in tasks:
-        await send(ops.DELETE_SERVER(server_id=task.server_id))
+    rolled_back = []
+    for index, task in enumerate(tasks):
+        deleted = await send(ops.DELETE_SERVER(server_id=task.server_id))
         await request.app[TASKS].abort(task, reason)
-    rolled_back = [
-        {"field": f"servers[{i}]", "message": f"launched as {t.server_id}, then deleted"} for i, t in enumerate(tasks)
-    ]
+        outcome = "then deleted" if deleted.ok else f"but Nova answered {deleted.status} to deleting it"
+        rolled_back.append({"field": f"servers[{index}]", "message": f"launched as {task.server_id}, {outcome}"})
     return VNextError(
         error.status,
         f"servers[{refused}]: {error.message}; nothing stays launched"
