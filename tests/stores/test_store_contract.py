@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from vnext_proxy.server_groups import ServerGroup
-from vnext_proxy.stores import KeptAnswer, TaskStore, open_store
+from vnext_proxy.stores import KeptAnswer, Store, open_store
 from vnext_proxy.tasks.model import COMPLETED, RUNNING, Task, TaskItem
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[TaskStore]:
+async def store(store_url: str) -> AsyncIterator[Store]:
     opened = await open_store(store_url)
     yield opened
     await opened.close()
@@ -35,7 +35,7 @@ def task(n: int, **changes: object) -> Task:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-async def test_tasks_round_trip_and_filter(store: TaskStore) -> None:
+async def test_tasks_round_trip_and_filter(store: Store) -> None:
     for n in (1, 2, 3):
         await store.add_task(task(n))
     saved = await store.save_task(task(2, state=COMPLETED, ended_at=NOW, reason=None, phase="confirming"))
@@ -50,7 +50,7 @@ async def test_tasks_round_trip_and_filter(store: TaskStore) -> None:
     assert await store.tasks_for_server("other") == []
 
 
-async def test_saves_are_compare_and_set_and_final_is_final(store: TaskStore) -> None:
+async def test_saves_are_compare_and_set_and_final_is_final(store: Store) -> None:
     assert await store.add_task(task(1))
     assert not await store.add_task(task(1, action="PAUSE")), "an id is recorded once"
     first = await store.save_task(task(1, last_task_state="rebooting"))
@@ -71,7 +71,7 @@ async def test_saves_are_compare_and_set_and_final_is_final(store: TaskStore) ->
     assert await store.items_for_task(task(2).id) == []
 
 
-async def test_an_ended_item_is_never_reopened(store: TaskStore) -> None:
+async def test_an_ended_item_is_never_reopened(store: Store) -> None:
     await store.add_task(task(1))
     item = TaskItem("i1", task(1).id, "REBOOTING", RUNNING, NOW, NOW)
     await store.save_item(replace(item, state=COMPLETED, ended_at=NOW))
@@ -79,7 +79,7 @@ async def test_an_ended_item_is_never_reopened(store: TaskStore) -> None:
     assert await store.items_for_task(task(1).id) == [replace(item, state=COMPLETED, ended_at=NOW)]
 
 
-async def test_items_and_groups(store: TaskStore) -> None:
+async def test_items_and_groups(store: Store) -> None:
     await store.add_task(task(1))
     item = TaskItem("i1", str(uuid.UUID(int=1)), "REBOOTING", RUNNING, NOW, NOW)
     await store.save_item(item)
@@ -94,7 +94,7 @@ async def test_items_and_groups(store: TaskStore) -> None:
     assert await store.groups_for_project("q") == []
 
 
-async def test_one_lease_holder_at_a_time(store: TaskStore) -> None:
+async def test_one_lease_holder_at_a_time(store: Store) -> None:
     assert await store.take_lease("poller", "a", ttl=1.0)
     assert not await store.take_lease("poller", "b", ttl=1.0)
     assert await store.take_lease("poller", "a", ttl=1.0)  # renewed
@@ -119,11 +119,11 @@ async def test_a_sqlite_file_from_before_migrations_is_migrated(tmp_path: Path) 
     the new columns at start-up and keeps its tasks."""
     import aiosqlite
 
-    from vnext_proxy.stores.sqlite import MIGRATIONS
+    from vnext_proxy.stores.sqlite import SCRIPTS
 
     path = tmp_path / "old.sqlite3"
     async with aiosqlite.connect(path) as db:
-        await db.executescript(MIGRATIONS[0])
+        await db.executescript(SCRIPTS[0])
         await db.execute(
             "INSERT INTO tasks (id, server_id, action, state, created_at, deadline_at, params, phase) "
             "VALUES ('t1', 'srv', 'REBOOT', 'RUNNING', ?, ?, '{}', 'nova')",
@@ -140,7 +140,7 @@ async def test_a_sqlite_file_from_before_migrations_is_migrated(tmp_path: Path) 
         await store.close()
 
 
-async def test_idempotency_keys(store: TaskStore) -> None:
+async def test_idempotency_keys(store: Store) -> None:
     assert await store.claim_key("scope-1", "body-a", ttl=60) is None  # the first request
     assert await store.claim_key("scope-1", "body-a", ttl=60) == KeptAnswer("body-a")  # still being served
     await store.keep_answer("scope-1", 202, b'{"id": "t1"}', {"Location": "/server_tasks/t1"})

@@ -1,6 +1,8 @@
-"""Where the proxy keeps what Nova does not: tasks, task items, and what
-server groups add to Nova's. ``TaskStore`` is the interface; ``open_store`` picks the
-implementation from the store URL in config."""
+"""Where the proxy keeps what Nova does not: tasks, task items, what server
+groups add to Nova's, leases (which replica polls) and the answers kept for
+idempotency keys. ``Store`` is the interface; ``open_store`` picks the
+implementation from the store URL in config. Both implementations take their
+schema from ``migrations``."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ class KeptAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class TaskStore(Protocol):
+class Store(Protocol):
     async def add_task(self, task: Task) -> bool:
         """Record a new task; False if one with its id is there already."""
         ...
@@ -83,14 +85,14 @@ class TaskStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_store(url: str) -> TaskStore:
+async def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
-        from vnext_proxy.stores.sqlite import SqliteTaskStore
+        from vnext_proxy.stores.sqlite import SqliteStore
 
         # As SQLAlchemy reads it: sqlite:///relative/path, sqlite:////absolute/path.
-        return await SqliteTaskStore.open(url.removeprefix("sqlite:///"))
+        return await SqliteStore.open(url.removeprefix("sqlite:///"))
     if url.startswith("postgresql://"):
-        from vnext_proxy.stores.postgres import PostgresTaskStore
+        from vnext_proxy.stores.postgres import PostgresStore
 
-        return await PostgresTaskStore.open(url)
+        return await PostgresStore.open(url)
     raise ValueError(f"no store for {url!r} (sqlite:///path or postgresql://...)")

@@ -1,13 +1,15 @@
 """The shared store for several replicas: PostgreSQL through asyncpg.
 
-The schema is created and migrated by the proxy at start-up, idempotently
-(a version table and an advisory lock, so replicas starting together do
-not race). ``?schema=name`` in the URL keeps the tables in their own schema.
+The schema (``migrations.MIGRATIONS`` in PostgreSQL's SQL) is created and
+migrated by the proxy at start-up, idempotently (a version table and an
+advisory lock, so replicas starting together do not race). ``?schema=name``
+in the URL keeps the tables in their own schema.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
@@ -16,45 +18,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from vnext_proxy.server_groups import ServerGroup
-from vnext_proxy.stores import KeptAnswer
+from vnext_proxy.stores import KeptAnswer, migrations
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
-#: Each entry migrates from the previous version; never edit one that shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE tasks (
-        id TEXT PRIMARY KEY, server_id TEXT NOT NULL, project_id TEXT, action TEXT NOT NULL,
-        state TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, created_by TEXT,
-        deadline_at TIMESTAMPTZ NOT NULL, request_id TEXT, updated_at TIMESTAMPTZ, ended_at TIMESTAMPTZ,
-        reason TEXT, params JSONB NOT NULL, phase TEXT NOT NULL, last_task_state TEXT
-    );
-    CREATE INDEX tasks_by_server ON tasks (server_id, created_at);
-    CREATE INDEX tasks_running ON tasks (state) WHERE state = 'RUNNING';
-    CREATE TABLE task_items (
-        id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks (id), action TEXT NOT NULL,
-        state TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, started_at TIMESTAMPTZ NOT NULL,
-        ended_at TIMESTAMPTZ, nova_event TEXT
-    );
-    CREATE INDEX items_by_task ON task_items (task_id, created_at);
-    CREATE TABLE server_groups (
-        id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
-        created_by TEXT, created_at TIMESTAMPTZ NOT NULL, description TEXT, defaults JSONB NOT NULL,
-        tags JSONB NOT NULL, UNIQUE (project_id, slug)
-    );
-    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
-    """,
-    """
-    ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
-    ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
-    """,
-    """
-    CREATE TABLE idempotency_keys (
-        scope TEXT PRIMARY KEY, body_sha256 TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
-        status INTEGER, body BYTEA, headers JSONB
-    );
-    """,
-)
+#: The migrations in PostgreSQL's SQL; schema_version lists those applied.
+SCRIPTS = migrations.render(migrations.POSTGRES)
 _MIGRATION_LOCK = 0x76_6E_65_78_74  # "vnext": one advisory lock id for schema changes
 
 _TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -85,12 +53,26 @@ def _record(row: asyncpg.Record) -> dict[str, Any]:
     return values
 
 
-class PostgresTaskStore:
+async def migrate(conn: asyncpg.Connection, scripts: Sequence[str] = SCRIPTS) -> None:
+    """Apply the ``scripts`` the schema has not had yet, in one transaction.
+    (Fewer than all only to make schemas of an older version, for tests.)"""
+    async with conn.transaction():
+        # Replicas starting together: one migrates, the others then find nothing to do.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        current = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        for version, script in enumerate(scripts, start=1):
+            if version > current:
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+
+class PostgresStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> PostgresTaskStore:
+    async def open(cls, url: str) -> PostgresStore:
         dsn, schema = _split_url(url)
         settings = {"search_path": schema} if schema else {}
         if schema:
@@ -100,19 +82,9 @@ class PostgresTaskStore:
             finally:
                 await conn.close()
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings=settings)
-        store = cls(pool)
-        await store._migrate()
-        return store
-
-    async def _migrate(self) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
-            for version, script in enumerate(MIGRATIONS, start=1):
-                if version > current:
-                    await conn.execute(script)
-                    await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        return cls(pool)
 
     async def _insert(
         self, table: str, columns: list[str], record: Task | TaskItem | ServerGroup, on_conflict: str

@@ -1,9 +1,15 @@
-"""The embedded store: SQLite through aiosqlite (no blocking in the loop)."""
+"""The embedded store: SQLite through aiosqlite (no blocking in the loop).
+
+The schema is ``migrations.MIGRATIONS`` in SQLite's SQL, applied at start-up
+under one write lock (several workers may open the file together); PRAGMA
+user_version counts the migrations a file has had.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -12,74 +18,11 @@ from typing import Any
 import aiosqlite
 
 from vnext_proxy.server_groups import ServerGroup
-from vnext_proxy.stores import KeptAnswer
+from vnext_proxy.stores import KeptAnswer, migrations
 from vnext_proxy.tasks.model import RUNNING, Task, TaskItem
 
-#: Each entry migrates from the previous version (PRAGMA user_version);
-#: never edit one that shipped. The first is written so that it also adopts a
-#: file made before migrations existed.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE IF NOT EXISTS tasks (
-        id TEXT PRIMARY KEY,
-        server_id TEXT NOT NULL,
-        project_id TEXT,
-        action TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        created_by TEXT,
-        deadline_at TEXT NOT NULL,
-        request_id TEXT,
-        updated_at TEXT,
-        ended_at TEXT,
-        reason TEXT,
-        params TEXT NOT NULL,
-        phase TEXT NOT NULL,
-        last_task_state TEXT
-    );
-    CREATE INDEX IF NOT EXISTS tasks_by_server ON tasks (server_id, created_at);
-    CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state);
-    CREATE TABLE IF NOT EXISTS task_items (
-        id TEXT PRIMARY KEY,
-        task_id TEXT NOT NULL REFERENCES tasks (id),
-        action TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        nova_event TEXT
-    );
-    CREATE INDEX IF NOT EXISTS items_by_task ON task_items (task_id, created_at);
-    CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
-    CREATE TABLE IF NOT EXISTS server_groups (
-        id TEXT PRIMARY KEY,
-        project_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        slug TEXT NOT NULL,
-        created_by TEXT,
-        created_at TEXT NOT NULL,
-        description TEXT,
-        defaults TEXT NOT NULL,
-        tags TEXT NOT NULL,
-        UNIQUE (project_id, slug)
-    );
-    """,
-    """
-    ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE tasks ADD COLUMN creator_token_sha256 TEXT;
-    ALTER TABLE tasks ADD COLUMN admin_reason TEXT;
-    """,
-    """
-    CREATE TABLE idempotency_keys (
-        scope TEXT PRIMARY KEY,
-        body_sha256 TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        status INTEGER,
-        body BLOB,
-        headers TEXT
-    );
-    """,
-)
+#: The migrations in SQLite's SQL; PRAGMA user_version counts those applied.
+SCRIPTS = migrations.render(migrations.SQLITE)
 
 _TASK_COLUMNS = [f.name for f in fields(Task)]
 _GROUP_COLUMNS = [f.name for f in fields(ServerGroup)]
@@ -108,13 +51,15 @@ def _from_row(row: aiosqlite.Row, columns: list[str]) -> dict[str, Any]:
     return values
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
+async def migrate(db: aiosqlite.Connection, scripts: Sequence[str] = SCRIPTS) -> None:
+    """Apply the ``scripts`` the file has not had yet, in one transaction.
+    (Fewer than all only to make files of an older version, for tests.)"""
     # One writer at a time (several workers may open the file together).
     await db.execute("BEGIN IMMEDIATE")
     async with db.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     current = row[0] if row else 0
-    for version, script in enumerate(MIGRATIONS, start=1):
+    for version, script in enumerate(scripts, start=1):
         if version > current:
             for statement in filter(str.strip, script.split(";")):
                 await db.execute(statement)
@@ -122,19 +67,19 @@ async def _migrate(db: aiosqlite.Connection) -> None:
     await db.commit()
 
 
-class SqliteTaskStore:
+class SqliteStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
     @classmethod
-    async def open(cls, path: str) -> SqliteTaskStore:
+    async def open(cls, path: str) -> SqliteStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
         # Several workers may share the file: wait for a lock, do not fail.
         await db.execute("PRAGMA busy_timeout=5000")
-        await _migrate(db)
+        await migrate(db)
         return cls(db)
 
     async def _insert(
@@ -251,7 +196,7 @@ class SqliteTaskStore:
         await self._db.commit()
 
     async def take_lease(self, name: str, holder: str, ttl: float) -> bool:
-        """As PostgresTaskStore.take_lease (processes sharing one file)."""
+        """As PostgresStore.take_lease (processes sharing one file)."""
         now = time.time()
         await self._db.execute(
             "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
