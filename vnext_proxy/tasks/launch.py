@@ -21,7 +21,8 @@ MAX_HOSTNAME = 63
 MAX_USER_DATA_BYTES = 65_535
 MAX_USER_DATA_BASE64 = 4 * -(-MAX_USER_DATA_BYTES // 3)
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+# \Z, not $: $ also matches before a final newline.
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*\Z")
 
 
 @dataclass(frozen=True)
@@ -96,20 +97,27 @@ def merge_servers(
     body: Mapping[str, Any], rng: random.Random, groups: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """Each server: its group's defaults, then the request's defaults, then its own attributes."""
-    defaults = {k: v for k, v in (body.get("defaults") or {}).items() if k != "hostname_pattern"}
+    defaults = _placed({k: v for k, v in (body.get("defaults") or {}).items() if k != "hostname_pattern"})
     pattern = (body.get("defaults") or {}).get("hostname_pattern")
     merged = []
     for server in body.get("servers") or []:
-        entry = {**defaults, **server}
+        entry = {**defaults, **_placed(server)}
         group = (groups or {}).get(entry.get("group_id") or "", {})
-        entry = {**{k: v for k, v in group.items() if k != "hostname_pattern"}, **entry}
+        entry = {**_placed({k: v for k, v in group.items() if k != "hostname_pattern"}), **entry}
         server_pattern = pattern or group.get("hostname_pattern")
         if "hostname" not in entry and server_pattern:
             entry["hostname"] = expand_hostname(server_pattern, rng)
-        if "region_id" in entry and "placement_id" not in entry:
-            entry["placement_id"] = entry["region_id"]  # the seed revision's name for it
         merged.append(entry)
     return merged
+
+
+def _placed(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``region_id`` (the seed revision's name) as ``placement_id``, within one
+    layer, so a server's own region_id wins over a default placement_id."""
+    found = dict(attributes)
+    if "region_id" in found and "placement_id" not in found:
+        found["placement_id"] = found["region_id"]
+    return found
 
 
 def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[str, str]]:
