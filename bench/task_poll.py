@@ -25,10 +25,11 @@ from typing import Any
 from aiohttp import web
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
+from vnext_proxy.execution.flavors import FlavorIds
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
-from vnext_proxy.stores.sqlite import SqliteTaskStore
+from vnext_proxy.stores.sqlite import SqliteStore
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 
@@ -142,16 +143,20 @@ async def measure(n: int, cycles: int, replicas: int = 1) -> dict[str, Any]:
     settings = Settings(nova=NovaSettings(endpoint=f"http://127.0.0.1:{port}/v2.1"), tasks=TaskSettings())
     mappings = load_mappings()
     with tempfile.TemporaryDirectory() as tmp:
-        store = await SqliteTaskStore.open(f"{tmp}/tasks.sqlite3")
+        store = await SqliteStore.open(f"{tmp}/tasks.sqlite3")
         async with NovaClient(settings.nova, EndpointResolver(settings.nova)) as client:
-            engine = TaskEngine(mappings, settings, store, client)
+            engine = TaskEngine(mappings, settings, store, client, flavors=FlavorIds(settings.id_namespace).resolve)
             for _ in range(n):
                 await engine.start(nova.add_server(), {"action": "POWER_OFF"}, TOKEN, engine.sender(TOKEN))
             # Several replicas share the store; with service credentials each
             # could watch every task, and the lease lets one at a time.
             service = StandInServiceAuth() if replicas > 1 else None
             pollers = [
-                TaskPoller(TaskEngine(mappings, settings, store, client), interval=1.0, service=service)  # type: ignore[arg-type]
+                TaskPoller(
+                    TaskEngine(mappings, settings, store, client, flavors=FlavorIds(settings.id_namespace).resolve),
+                    interval=1.0,
+                    service=service,
+                )  # type: ignore[arg-type]
                 for _ in range(replicas - 1)
             ]
             pollers.insert(0, TaskPoller(engine, interval=1.0, service=service))  # type: ignore[arg-type]

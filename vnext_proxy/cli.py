@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vnext_proxy import __version__
-from vnext_proxy.config import Settings, load_settings
+from vnext_proxy.config import Settings, deadline_problems, load_settings
 from vnext_proxy.mapping.loader import load_mappings, microversion_problems, packaged_mappings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova import operations
@@ -45,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mappings = commands.add_parser("mappings", help="work with the route mappings")
     mappings.add_argument(
         "action",
-        choices=["check", "table"],
-        help="check: validate every mapping file; table: print the gap table generated from them (Markdown)",
+        choices=["check", "table", "reference"],
+        help="check: validate every mapping file; table: print the gap table generated from them (Markdown); "
+        "reference: print the mapping-format reference (docs/mappings.md), generated from the format's JSON-Schema",
     )
     mappings.add_argument(
         "--dir", type=Path, default=None, help="a mappings directory (default: the mappings shipped in the package)"
@@ -67,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vnext_proxy.demo import run_demo
 
             return run_demo(proxy_port=args.port, nova_port=args.nova_port, once=args.once)
+        if args.action == "reference":
+            from vnext_proxy.mapping.formatdoc import render_format_reference
+
+            print(render_format_reference(), end="")
+            return 0
         if args.action == "table":
             from vnext_proxy.mapping.gapreport import gap_table_markdown
 
@@ -96,6 +102,8 @@ def _load(config: Path) -> tuple[Settings, MappingSet]:
         problems.extend(exc.problems)
     if problems or settings is None:
         raise InputError(problems)
+    # The task actions a deadline may name are the ones the mappings declare.
+    problems.extend(deadline_problems(settings.tasks, mappings.actions))
     # Every call a mapping or the proxy's Python makes must be possible at
     # the configured microversion.
     problems.extend(microversion_problems(mappings, settings.nova.microversion))

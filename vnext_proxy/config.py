@@ -7,22 +7,15 @@ stops start-up with the file, line, key path and reason.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vnext_proxy.schemacheck import schema_problems
 from vnext_proxy.yamlsource import InputError, Problem, YamlDocument, load_yaml, parse_yaml
-
-#: Every task action vNext defines; per-action deadlines may name only these.
-TASK_ACTIONS = (
-    "CREATE", "SNAPSHOT", "BACKUP", "UPDATE_PASSWORD", "RESIZE", "REVERT_RESIZE", "REBOOT",
-    "HARD_REBOOT", "PAUSE", "UNPAUSE", "SUSPEND", "RESUME", "POWER_OFF", "POWER_ON", "RESCUE",
-    "UNRESCUE", "REBUILD", "MOVE", "TERMINATE", "RESTORE", "SHELVE", "SHELVE_OFFLOAD", "UNSHELVE",
-    "ATTACH_BLOCK_DEVICE", "DETACH_BLOCK_DEVICE", "ATTACH_NETWORK_INTERFACE",
-    "DETACH_NETWORK_INTERFACE", "LOCK", "UNLOCK",
-)  # fmt: skip
 
 _SECONDS = {"type": "number", "exclusiveMinimum": 0}
 
@@ -88,11 +81,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "poll_interval": _SECONDS,
                 "default_deadline": _SECONDS,
-                "deadlines": {
-                    "type": "object",
-                    "propertyNames": {"enum": list(TASK_ACTIONS)},
-                    "additionalProperties": _SECONDS,
-                },
+                # Keyed by task action: the mappings declare them, so the
+                # names are checked once both are read (deadline_problems).
+                "deadlines": {"type": "object", "additionalProperties": _SECONDS},
                 "service_credentials": _CREDENTIALS,
             },
         },
@@ -161,6 +152,8 @@ class TaskSettings:
     default_deadline: float = 600.0
     deadlines: tuple[tuple[str, float], ...] = ()
     service_credentials: ServiceCredentials | None = None
+    #: Where each deadline's action is named: (action, config file, line).
+    deadline_sources: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)
 
     def deadline_for(self, action: str) -> float:
         return dict(self.deadlines).get(action, self.default_deadline)
@@ -220,7 +213,29 @@ def _settings_from(doc: YamlDocument) -> Settings:
         problems.append(doc.problem(path, "needs an auth_url, as nova.endpoint is static (no nova.keystone)"))
     if problems:
         raise InputError(problems)
-    return _build(doc.data, Path(doc.file).parent)
+    settings = _build(doc.data, Path(doc.file).parent)
+    sources = tuple(
+        (action, doc.file, doc.line_of(("tasks", "deadlines", action))) for action, _ in settings.tasks.deadlines
+    )
+    return dataclasses.replace(settings, tasks=dataclasses.replace(settings.tasks, deadline_sources=sources))
+
+
+def deadline_problems(tasks: TaskSettings, actions: Collection[str]) -> list[Problem]:
+    """Deadlines set for an action the mappings do not declare. The config
+    is read before the mappings (it may name their directory), so this is
+    checked once both are, with the task actions they declare."""
+    known = ", ".join(sorted(actions))
+    where = {action: (file, line) for action, file, line in tasks.deadline_sources}
+    problems = [
+        Problem(
+            *where.get(action, ("<config>", 0)),
+            f"tasks.deadlines.{action}",
+            f"unknown key: not a task action of the mappings ({known})",
+        )
+        for action, _ in tasks.deadlines
+        if action not in actions
+    ]
+    return sorted(problems, key=lambda p: p.line)
 
 
 def _build(raw: dict[str, Any], base_dir: Path) -> Settings:

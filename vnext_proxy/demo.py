@@ -14,7 +14,7 @@ from aiohttp import web
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.devcloud.process import DevCloudProcess
-from vnext_proxy.mapping.engine import keypair_id
+from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.web.app import create_app
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vnext_proxy.calls import microversion
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError
-from vnext_proxy.mapping.model import MappingSet, microversion
+from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
 from vnext_proxy.nova.operations import INSTANCE_ACTIONS, SERVERS

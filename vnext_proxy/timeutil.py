@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from vnext_proxy.errors import VNextError
+
 VNEXT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -25,3 +27,13 @@ def parse_time(value: str, *, zone_required: bool = False) -> datetime:
 def show_time(value: datetime | None) -> str | None:
     """vNext shows ISO 8601 in UTC with a Z, to the second."""
     return value.astimezone(UTC).strftime(VNEXT_FORMAT) if value is not None else None
+
+
+def since(value: str, field: str = "since") -> datetime:
+    """A ``since`` query value: an ISO 8601 time with its zone (a caller must
+    say the zone, not have UTC assumed); 400 naming ``field`` otherwise."""
+    try:
+        return parse_time(value, zone_required=True)
+    except ValueError:
+        message = f"{field} must be an ISO 8601 date and time with its zone (for example 2026-01-02T03:04:05Z)"
+        raise VNextError(400, message, field=field) from None

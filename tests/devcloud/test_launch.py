@@ -19,7 +19,7 @@ from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
 from vnext_proxy.mapping.engine import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
-from vnext_proxy.web.keys import TASKS
+from vnext_proxy.web.keys import STORE
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
@@ -343,7 +343,7 @@ async def test_what_nova_refuses_half_way_is_rolled_back(  # type: ignore[no-unt
                     break
                 await asyncio.sleep(0.5)
             assert not left, left
-            (task,) = await proxy.app[TASKS].store.tasks_for_server(server_id)
+            (task,) = await proxy.app[STORE].tasks_for_server(server_id)
             assert (task.action, task.state) == ("CREATE", "ABORTED")
             assert "rolled back" in (task.reason or "")
         finally:

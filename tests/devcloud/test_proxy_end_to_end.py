@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from helpers import free_port
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
-from vnext_proxy.mapping import engine
+from vnext_proxy.mapping import ids
 
 MEMBER = {"X-Auth-Token": "devcloud-member-a"}
 
@@ -35,7 +35,7 @@ async def test_server_types_are_novas_flavors(proxy: TestClient, nova_as) -> Non
     assert {"m1.tiny", "m1.small"} <= set(by_name)
     for flavor in flavors:
         vnext = by_name[flavor.name]
-        assert vnext["id"] == engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", flavor.id)
+        assert vnext["id"] == ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", flavor.id)
         assert vnext["spec"]["memory_mb"] == flavor.ram
         assert vnext["spec"]["cpu_units"] == flavor.vcpus
         assert vnext["spec"]["root_disk_gb"] == flavor.disk

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
-from vnext_proxy.mapping.engine import vnext_id
+from vnext_proxy.mapping.ids import vnext_id
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}

@@ -20,7 +20,7 @@ from vnext_proxy.tasks.model import RUNNING, Task
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.timeutil import parse_time, show_time
 from vnext_proxy.web.app import create_app
-from vnext_proxy.web.keys import TASKS
+from vnext_proxy.web.keys import STORE, TASKS
 
 MEMBER = {"X-Auth-Token": "devcloud-member-a"}
 ADMIN = {"X-Auth-Token": "devcloud-admin"}
@@ -200,7 +200,7 @@ async def test_no_task_recorded_means_no_action_sent(proxy: TestClient, two_serv
     before = (await asyncio.to_thread(nova_get, nova_as, f"/servers/{server_id}/os-instance-actions"))[
         "instanceActions"
     ]
-    await proxy.app[TASKS].store.close()  # the store goes away (a full disk, a lost database)
+    await proxy.app[STORE].close()  # the store goes away (a full disk, a lost database)
     resp = await proxy.post(f"/servers/{server_id}/tasks", json={"action": "REBOOT"}, headers=MEMBER)
     assert resp.status == 503
     assert int(resp.headers["Retry-After"]) > 0
@@ -227,7 +227,7 @@ async def test_a_password_is_kept_nowhere(
         task_id = (await resp.json())["id"]
         read = await (await proxy.get(f"/server_tasks/{task_id}", headers={**MEMBER, "X-VNext-Explain": "1"})).text()
         history = await (await proxy.get(f"/servers/{two_servers[0]}/tasks", headers=MEMBER)).text()
-    assert (await proxy.app[TASKS].store.get_task(task_id)).params.get("password") is None
+    assert (await proxy.app[STORE].get_task(task_id)).params.get("password") is None
     await proxy.close()  # the store's files are complete once it closes
     for shown in (answer, read, history, caplog.text):
         assert SECRET not in shown

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vnext_proxy.config import load_settings, parse_settings
-from vnext_proxy.mapping.loader import packaged_mappings
+from vnext_proxy.config import deadline_problems, load_settings, parse_settings
+from vnext_proxy.mapping.loader import load_mappings, packaged_mappings
 from vnext_proxy.yamlsource import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +65,31 @@ def test_endpoint_and_keystone_are_exclusive() -> None:
 
 
 def test_deadline_for_unknown_action() -> None:
-    found = problems_of("nova: {endpoint: http://x}\ntasks:\n  deadlines:\n    REBOOT: 10\n    EXPLODE: 5\n")
+    """The task actions are the mappings' (server_tasks.yaml): a deadline is
+    checked against them once both are read, with the config's file and line."""
+    actions = load_mappings().actions
+    settings = parse_settings(
+        "nova: {endpoint: http://x}\ntasks:\n  deadlines:\n    REBOOT: 10\n    EXPLODE: 5\n", "c.yaml"
+    )
+    assert settings.tasks.deadline_for("EXPLODE") == 5
+    found = [str(p) for p in deadline_problems(settings.tasks, actions)]
     assert len(found) == 1
-    assert found[0].startswith("c.yaml:5: tasks.deadlines.EXPLODE: unknown key")
+    assert found[0].startswith("c.yaml:5: tasks.deadlines.EXPLODE: unknown key: not a task action of the mappings (")
+    assert "REBOOT" in found[0]
+    assert deadline_problems(load_settings(ROOT / "config.example.yaml").tasks, actions) == []
+    # A mapping set that declares EXPLODE accepts it.
+    assert deadline_problems(settings.tasks, {*actions, "EXPLODE"}) == []
+
+
+def test_check_refuses_a_deadline_for_an_unknown_action(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("nova: {endpoint: http://127.0.0.1:9/v2.1}\ntasks:\n  deadlines:\n    EXPLODE: 5\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "vnext_proxy", "check", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {config}:4: tasks.deadlines.EXPLODE: unknown key"), result.stderr
 
 
 def test_duplicate_key_and_bad_yaml() -> None:

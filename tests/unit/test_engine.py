@@ -9,7 +9,7 @@ import pytest
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.errors import VNextError
-from vnext_proxy.mapping import engine
+from vnext_proxy.mapping import engine, ids
 from vnext_proxy.mapping.hooks import RenderContext
 from vnext_proxy.mapping.model import Filter, KeptRenders, MappingSet, NovaCall
 
@@ -77,27 +77,27 @@ def test_plan_expands_path_and_drops_absent_query() -> None:
 
 
 def test_ids_translate_to_stable_uuids_and_keep_uuids() -> None:
-    one = engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
-    assert one == engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
+    one = ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
+    assert one == ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "1")
     assert one is not None
     assert uuid.UUID(one).version == 5
-    assert one != engine.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "1")
-    assert one != engine.vnext_id(uuid.uuid4(), "flavor", "1")
+    assert one != ids.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "1")
+    assert one != ids.vnext_id(uuid.uuid4(), "flavor", "1")
     kept = "7a6aba30-a3c0-11e3-a5e2-0800200c9a66"
-    assert engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", kept.upper()) == kept
-    assert engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "") is None
+    assert ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", kept.upper()) == kept
+    assert ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "") is None
 
 
 def test_timestamps_become_utc_with_z() -> None:
-    assert engine.format_timestamp("2026-11-27T07:47:32.277748") == "2026-11-27T07:47:32Z"
-    assert engine.format_timestamp("2026-11-27T07:47:32Z") == "2026-11-27T07:47:32Z"
-    assert engine.format_timestamp("2026-11-27T08:47:32+01:00") == "2026-11-27T07:47:32Z"
-    assert engine.format_timestamp(None) is None
+    assert ids.format_timestamp("2026-11-27T07:47:32.277748") == "2026-11-27T07:47:32Z"
+    assert ids.format_timestamp("2026-11-27T07:47:32Z") == "2026-11-27T07:47:32Z"
+    assert ids.format_timestamp("2026-11-27T08:47:32+01:00") == "2026-11-27T07:47:32Z"
+    assert ids.format_timestamp(None) is None
 
 
 def test_server_type_renders_as_vnext(mappings: MappingSet) -> None:
     item = engine.render_object(mappings.objects["server_type"], NOVA_FLAVOR, CTX)
-    flavor_uuid = engine.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "42")
+    flavor_uuid = ids.vnext_id(DEFAULT_ID_NAMESPACE, "flavor", "42")
     assert item == {
         "id": flavor_uuid,
         "name": "m1.test",
@@ -122,9 +122,7 @@ def test_server_renders_every_attribute(mappings: MappingSet) -> None:
     assert server["virt_state"] == "TERMINATED"
     assert server["power_state"] == "SHUTDOWN"
     assert (
-        server["region_id"]
-        == server["placement_id"]
-        == engine.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "nova")
+        server["region_id"] == server["placement_id"] == ids.vnext_id(DEFAULT_ID_NAMESPACE, "availability_zone", "nova")
     )
     assert server["launch_keypair_id"] == str(uuid.uuid5(DEFAULT_ID_NAMESPACE, f"keypair:{NOVA_SERVER['user_id']}:k1"))
     assert server["template_id"] == NOVA_SERVER["image"]["id"]  # type: ignore[index]
@@ -167,14 +165,14 @@ def test_head_answers_states_as_headers(mappings: MappingSet) -> None:
     }
 
 
-def test_select_finds_by_id_or_name_and_404s(mappings: MappingSet) -> None:
-    types = route(mappings, "server_type")
-    bodies = {"nova": {"flavors": [NOVA_FLAVOR]}}
-    by_name = engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": "m1.test"}).body
-    by_id = engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": by_name["id"]}).body
-    assert by_id == by_name
+def test_select_finds_by_a_rendered_field_and_404s(mappings: MappingSet) -> None:
+    by_hostname = route(mappings, "project_server")
+    servers = [{"id": "a", "OS-EXT-SRV-ATTR:hostname": "web-1"}, {"id": "b", "OS-EXT-SRV-ATTR:hostname": "web-10"}]
+    bodies = {"nova": {"servers": servers}}
+    found = engine.render_response(by_hostname, mappings, bodies, "/x", CTX, {"hostname": "web-10"}).body
+    assert found["id"] == "b"
     with pytest.raises(VNextError) as info:
-        engine.render_response(types, mappings, bodies, "/x", CTX, {"server_type": "42"})
+        engine.render_response(by_hostname, mappings, bodies, "/x", CTX, {"hostname": "web"})
     assert info.value.status == 404
 
 

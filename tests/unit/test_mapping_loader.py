@@ -21,7 +21,7 @@ GOOD_ROUTE = """
       - method: GET
         path: /flavors/{thing_id}
         min_microversion: "2.1"
-    response: {object: thing, from: nova.flavor}
+    response: {object: thing, from_answer: nova.flavor}
 """
 THING = """
 objects:
@@ -138,19 +138,127 @@ def test_value_maps_must_be_total(tmp_path: Path) -> None:
     assert "paused, suspended" in found
 
 
-def test_placeholders_in_queries_and_when(tmp_path: Path) -> None:
+def test_placeholders_in_queries_and_if_answer(tmp_path: Path) -> None:
     bad = GOOD_ROUTE.replace(
-        'min_microversion: "2.1"', 'min_microversion: "2.1"\n        query: {name: "{nope}"}\n        when: other.x'
+        'min_microversion: "2.1"',
+        'min_microversion: "2.1"\n        query: {name: "{nope}"}\n        if_answer: other.x',
     )
     found = problems(tmp_path, a=THING + "routes:" + bad)
     assert any("nova[0].query.name: placeholder '{nope}' is not bound" in p for p in found), found
-    assert any("nova[0].when: 'other' names no earlier nova call" in p for p in found), found
+    assert any("nova[0].if_answer: 'other' names no earlier nova call" in p for p in found), found
+
+
+def test_each_key_has_one_meaning(tmp_path: Path) -> None:
+    """`from` is a key path in a Nova object and `when` a condition on it,
+    for fields only: a response reads `from_answer`, a derived variable its
+    `var`, a Nova call is conditional on `if_answer`. The old spellings are
+    refused as unknown keys."""
+    old = GOOD_ROUTE.replace("from_answer: nova.flavor", "from: nova.flavor")
+    (found,) = problems(tmp_path, a=THING + "routes:" + old)
+    assert found.startswith(f"{tmp_path.name}/a.yaml:17: routes[0].response.from: unknown key"), found
+    old = GOOD_ROUTE.replace('min_microversion: "2.1"', 'min_microversion: "2.1"\n        when: nova.x')
+    found = problems(tmp_path, a=THING + "routes:" + old)
+    assert any("routes[0].nova[0].when: unknown key" in p for p in found), found
+    derive = "    derive: {kind: {var: thing_id, map: {a: b}}}\n"
+    (tmp_path / "a.yaml").write_text(THING + "routes:" + GOOD_ROUTE + derive)
+    (route,) = load_mappings(tmp_path).routes
+    assert [(d.name, d.source) for d in route.derived] == [("kind", "thing_id")]
+    found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE + derive.replace("{var:", "{from:"))
+    assert any("routes[0].derive.kind.from: unknown key" in p for p in found), found
+    found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE + derive.replace("var: thing_id", "var: nope"))
+    assert found == [f"{tmp_path.name}/a.yaml:18: routes[0].derive.kind.var: 'nope' is not a route variable"]
+
+
+def test_an_object_from_the_route_variables(tmp_path: Path) -> None:
+    route = GOOD_ROUTE.replace("from_answer: nova.flavor", "from_variables: true")
+    (tmp_path / "a.yaml").write_text(THING + "routes:" + route)
+    (loaded,) = load_mappings(tmp_path).routes
+    assert loaded.response.source == ("request",)
+    both = GOOD_ROUTE.replace("from_answer: nova.flavor", "from_answer: nova.flavor, from_variables: true")
+    found = problems(tmp_path, a=THING + "routes:" + both)
+    assert found == [f"{tmp_path.name}/a.yaml:17: routes[0].response: give from_answer or from_variables, not both"]
+
+
+def test_list_filters_get_their_nova_values_from_the_field_map(mappings: MappingSet) -> None:
+    """A filter Nova applies passes its value through the map of the field it
+    tests, inverted; a value several Nova values give (SHUTDOWN: power_state
+    0 and 4; TERMINATED: soft-delete and deleted) has none, so the proxy
+    applies it. The same Nova values as the hand-written ones they replace."""
+    virt_to_vm = (
+        ("ACTIVE", "active"), ("BUILDING", "building"), ("PAUSED", "paused"), ("SUSPENDED", "suspended"),
+        ("STOPPED", "stopped"), ("RESCUED", "rescued"), ("RESIZED", "resized"), ("SHELVED", "shelved"),
+        ("SHELVED_OFFLOADED", "shelved_offloaded"), ("ERROR", "error"),
+    )  # fmt: skip
+    power = (("RUNNING", 1), ("PAUSED", 3), ("CRASHED", 6), ("SUSPENDED", 7))
+    for rel in ("servers", "project_servers"):
+        (route,) = [r for r in mappings.route_by_rel(rel) if r.method == "GET"]
+        filters = {f.var: f for f in route.response.filters}
+        assert filters["virt_state"].to_nova == virt_to_vm
+        assert filters["power_state"].to_nova == power
+        # Nova's own types: power_state is an integer.
+        assert {type(nova) for _, nova in filters["power_state"].to_nova or ()} == {int}
+        # Fields without a map: the values are Nova's own.
+        assert filters["launched_by"].to_nova is None
+        assert filters["since"].to_nova is None
+
+
+LIST_ROUTE = """
+  - rel: thing_list
+    method: GET
+    uri: /things{?limit,marker,state}
+    summary: things
+    status: mapped
+    nova:
+      - {method: GET, path: /flavors/detail, min_microversion: "2.1"}
+    response:
+      object: thing
+      from_answer: nova.flavors
+      list_key: things
+      paging: {mode: proxy}
+      filters:
+        state:
+          field: state
+          nova: state
+          min_microversion: "2.1"
+"""
+STATEFUL_THING = """      state:
+        from: x
+        map: {a: A, b: B, c: B, d: D}
+        default: D
+"""
+
+
+def test_a_filter_names_a_field_of_the_list_object(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE + LIST_ROUTE)
+    where = f"{tmp_path.name}/a.yaml:33: routes[1].response.filters.state.field"
+    assert found == f"{where}: 'state' is not a field of object 'thing'"
+    (tmp_path / "a.yaml").write_text(THING + STATEFUL_THING + "routes:" + GOOD_ROUTE + LIST_ROUTE)
+    (_, route) = load_mappings(tmp_path).routes
+    # B has two Nova values and D is also the default: the proxy applies those.
+    assert route.response.filters[0].to_nova == (("A", "a"),)
+
+
+def test_nova_values_come_from_the_map_only(tmp_path: Path) -> None:
+    written = LIST_ROUTE + "          to_nova: {A: a}\n"
+    found = problems(tmp_path, a=THING + STATEFUL_THING + "routes:" + GOOD_ROUTE + written)
+    assert any("filters.state.to_nova: unknown key" in p for p in found), found
+    hooked = THING + "      state: {hook: flavor_swap_mb}\n"
+    (found,) = problems(tmp_path, a=hooked + "routes:" + GOOD_ROUTE + LIST_ROUTE)
+    assert found.startswith(f"{tmp_path.name}/a.yaml:35: routes[1].response.filters.state.nova: "), found
+    assert "Nova cannot apply a filter on a field the proxy computes" in found
+
+
+def test_server_groups_are_mapped_to_nova(mappings: MappingSet) -> None:
+    groups = [r for r in mappings.routes if "server_group" in r.rel]
+    assert len(groups) == 4
+    assert {r.status for r in groups} == {"mapped"}
+    assert all(r.handler is not None for r in groups)
 
 
 def test_every_handler_a_mapping_may_name_is_served() -> None:
-    """The loader checks names against mapping.variables; the app serves web's functions: the same set."""
+    """The loader checks names against mapping.variables; the app serves execution's functions: the same set."""
+    from vnext_proxy.execution.named import NAMED as SERVED
     from vnext_proxy.mapping.variables import ROUTE_HANDLERS as DECLARED
-    from vnext_proxy.web.app import ROUTE_HANDLERS as SERVED
 
     assert set(DECLARED) == set(SERVED)
 

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
+from vnext_proxy.calls import PlannedCall
 from vnext_proxy.config import NovaSettings
 from vnext_proxy.errors import NovaUnavailable, from_nova
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
 

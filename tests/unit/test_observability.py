@@ -74,7 +74,9 @@ async def test_access_log_is_json_and_never_holds_a_token(
     with caplog.at_level(logging.DEBUG):
         await proxy.get("/server_types?limit=1", headers={"X-Auth-Token": SECRET})
         await proxy.post(
-            "/servers/x/tasks", data="{", headers={"X-Auth-Token": SECRET, "Content-Type": "application/json"}
+            "/servers/00000000-0000-4000-8000-000000000001/tasks",
+            data="{",
+            headers={"X-Auth-Token": SECRET, "Content-Type": "application/json"},
         )
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "vnext_proxy.access"]
     assert [line["status"] for line in lines] == [200, 400]
@@ -88,7 +90,9 @@ async def test_body_too_large_is_413(aiohttp_client, aiohttp_server, mappings, t
     proxy = await proxy_for(aiohttp_client, await stand_in(aiohttp_server), mappings, tmp_path, max_body_bytes=2048)
     big = json.dumps({"action": "SNAPSHOT", "name": "x" * 5000})
     resp = await proxy.post(
-        "/servers/x/tasks", data=big, headers={"X-Auth-Token": SECRET, "Content-Type": "application/json"}
+        "/servers/00000000-0000-4000-8000-000000000001/tasks",
+        data=big,
+        headers={"X-Auth-Token": SECRET, "Content-Type": "application/json"},
     )
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == 413

@@ -9,6 +9,7 @@ import pytest
 
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.errors import NovaUnavailable
+from vnext_proxy.execution.flavors import FlavorIds
 from vnext_proxy.tasks.poller import TaskPoller
 
 
@@ -81,7 +82,7 @@ async def test_deadlines_hold_while_nova_cannot_be_read(tmp_path, mappings) -> N
         store = await open_store(f"sqlite:///{tmp_path}/t.sqlite3")
         try:
             async with NovaClient(settings.nova, EndpointResolver(settings.nova, None)) as nova:
-                engine = TaskEngine(mappings, settings, store, nova)
+                engine = TaskEngine(mappings, settings, store, nova, flavors=FlavorIds(settings.id_namespace).resolve)
                 held, unheld = overdue(1), overdue(2)
                 for task in (held, unheld):
                     await store.add_task(task)
@@ -114,7 +115,10 @@ async def test_what_the_poller_keeps_per_token_is_pruned(tmp_path, mappings) -> 
         store = await open_store(f"sqlite:///{tmp_path}/t.sqlite3")
         try:
             async with NovaClient(settings.nova, EndpointResolver(settings.nova, None)) as nova:
-                poller = TaskPoller(TaskEngine(mappings, settings, store, nova), interval=1.0)
+                poller = TaskPoller(
+                    TaskEngine(mappings, settings, store, nova, flavors=FlavorIds(settings.id_namespace).resolve),
+                    interval=1.0,
+                )
                 gone = datetime.now(UTC) - timedelta(minutes=1)
                 poller._last_ok.update({f"token-{n}": gone for n in range(1000)})
                 await poller.poll_once()  # no running task: no token watches anything

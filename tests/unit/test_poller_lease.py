@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from vnext_proxy.aio import spawn
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
+from vnext_proxy.execution.flavors import FlavorIds
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
@@ -92,7 +93,7 @@ async def test_a_slow_cycle_keeps_its_lease_and_confirms_once(store_url: str, ma
         pollers = []
         for store in stores:
             client = await stack.enter_async_context(NovaClient(settings.nova, EndpointResolver(settings.nova, None)))
-            engine = TaskEngine(mappings, settings, store, client)
+            engine = TaskEngine(mappings, settings, store, client, flavors=FlavorIds(settings.id_namespace).resolve)
             pollers.append(TaskPoller(engine, 0.5, service=ServiceToken()))  # type: ignore[arg-type]
         for server_id in SERVERS:
             await stores[0].add_task(resize(server_id))

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from vnext_proxy.config import NovaSettings, Settings
+from vnext_proxy.execution.flavors import FlavorIds
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
@@ -76,7 +77,7 @@ async def test_tasks_on_every_page_advance(tmp_path: Path, mappings: MappingSet)
     watched = [nova.servers[n] for n in (10, 1500, 2400)]
     try:
         async with NovaClient(settings.nova, EndpointResolver(settings.nova, None)) as client:
-            engine = TaskEngine(mappings, settings, store, client)
+            engine = TaskEngine(mappings, settings, store, client, flavors=FlavorIds(settings.id_namespace).resolve)
             poller = TaskPoller(engine, interval=1.0)
             for watched_server in watched:
                 task = power_off(watched_server)

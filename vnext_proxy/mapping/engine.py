@@ -7,36 +7,25 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from vnext_proxy.errors import VNextError, shown
+from vnext_proxy.calls import PlannedCall
+from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.body import fill
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS, BodyContext, RenderContext
+from vnext_proxy.mapping.ids import format_timestamp, vnext_id
 from vnext_proxy.mapping.model import Derived, FieldSpec, Filter, MappingSet, NovaCall, ObjectSpec, Route, Selector
-from vnext_proxy.mapping.templates import compile_template
-from vnext_proxy.timeutil import parse_time, show_time
+from vnext_proxy.templates import compile_template
+from vnext_proxy.timeutil import show_time, since
 
 log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-@dataclass(frozen=True)
-class PlannedCall:
-    """A Nova call ready to send: path expanded, query filled in."""
-
-    name: str
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...] = ()
-    body: Any = None
 
 
 @dataclass(frozen=True)
@@ -103,35 +92,6 @@ def lookup(obj: Any, path: Sequence[str]) -> Any:
         else:
             return None
     return obj
-
-
-@lru_cache(maxsize=65536)
-def vnext_id(namespace: uuid.UUID, kind: str, nova_id: Any) -> str | None:
-    """A stable UUID for a Nova id that is not one (flavor "1", an AZ name).
-
-    Ids that already are UUIDs are kept, so nothing needs storing: the way
-    back is to compute this for each candidate and compare.
-    """
-    if nova_id is None or nova_id == "":
-        return None
-    text = str(nova_id)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return str(uuid.uuid5(namespace, f"{kind}:{text}"))
-
-
-def keypair_id(namespace: uuid.UUID, user_id: Any, name: str) -> str:
-    """Nova knows a keypair by its owner and name only: its vNext id is a UUIDv5 of both."""
-    return str(uuid.uuid5(namespace, f"keypair:{user_id}:{name}"))
-
-
-def format_timestamp(value: Any) -> str | None:
-    """Nova mixes '2026-01-02T03:04:05Z' and '2026-01-02T03:04:05.123456';
-    vNext shows ISO 8601 in UTC with a Z, to the second."""
-    if not isinstance(value, str) or not value:
-        return None
-    return show_time(parse_time(value))
 
 
 def render_field(spec: FieldSpec, nova_obj: Mapping[str, Any], ctx: RenderContext) -> Any:
@@ -217,7 +177,7 @@ def matches(item: Mapping[str, Any], filt: Filter, wanted: Sequence[str]) -> boo
         return isinstance(value, list) and any(w in value for w in wanted)
     if filt.match == "after":
         # Inclusive, at the one-second resolution vNext shows times in.
-        return isinstance(value, str) and any(value >= (format_timestamp(w) or "") for w in wanted)
+        return isinstance(value, str) and any(value >= (show_time(since(w, filt.var)) or "") for w in wanted)
     return str(value) in wanted
 
 
@@ -273,12 +233,7 @@ def check_filter_values(filters: Sequence[Filter], values: Mapping[str, Sequence
             raise VNextError(400, f"{filt.var} is at most {MAX_QUERY_VALUE_CHARS} characters", field=filt.var)
         if filt.match == "after":
             for wanted in given:
-                try:
-                    format_timestamp(wanted)
-                except ValueError:
-                    raise VNextError(
-                        400, f"{filt.var} must be an ISO 8601 date and time, got {shown(wanted)}", field=filt.var
-                    ) from None
+                since(wanted, filt.var)
 
 
 def keep(item: Mapping[str, Any], filters: Sequence[Filter], values: Mapping[str, Sequence[str]]) -> bool:

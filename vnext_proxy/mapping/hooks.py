@@ -13,6 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vnext_proxy.errors import VNextError
+from vnext_proxy.mapping.ids import keypair_id
+from vnext_proxy.mapping.jsonhome import build_json_home
+from vnext_proxy.mapping.model import MappingSet
+
 
 @dataclass(frozen=True)
 class RenderContext:
@@ -28,7 +33,7 @@ FieldHook = Callable[[Mapping[str, Any], RenderContext], Any]
 class BodyContext:
     """What a body hook may read: the whole mapping set and the request."""
 
-    mappings: Any  # MappingSet; Any avoids an import cycle with model users
+    mappings: MappingSet
     path: str
     variables: Mapping[str, str]
 
@@ -68,8 +73,6 @@ def flavor_tags(flavor: Mapping[str, Any], ctx: RenderContext) -> list[str]:
 def server_keypair_id(server: Mapping[str, Any], ctx: RenderContext) -> str | None:
     """launch_keypair_id: Nova knows a keypair by its owner and name only, so
     its vNext id is a UUIDv5 of both (the launching user owns it)."""
-    from vnext_proxy.mapping.engine import keypair_id
-
     name = server.get("key_name")
     return keypair_id(ctx.id_namespace, server.get("user_id"), name) if name else None
 
@@ -120,8 +123,6 @@ def server_block_devices(server: Mapping[str, Any], ctx: RenderContext) -> list[
 @body_hook
 def json_home(ctx: BodyContext) -> dict[str, Any]:
     """GET / : the JSON-Home document, generated from the routes themselves."""
-    from vnext_proxy.mapping.jsonhome import build_json_home
-
     return build_json_home(ctx.mappings)
 
 
@@ -138,8 +139,6 @@ def schema_index(ctx: BodyContext) -> dict[str, Any]:
 @body_hook
 def schema_document(ctx: BodyContext) -> Any:
     """GET /schemas/{object}: the JSON-Schema of one vNext object."""
-    from vnext_proxy.errors import VNextError
-
     name = ctx.variables.get("object", "")
     schema = ctx.mappings.schemas.get(name)
     if schema is None:

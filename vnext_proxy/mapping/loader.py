@@ -7,6 +7,7 @@ file, line and reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from importlib.resources import files
@@ -16,6 +17,7 @@ from typing import Any
 import jsonschema
 import uritemplate
 
+from vnext_proxy.calls import microversion
 from vnext_proxy.mapping.format import MAPPING_FILE_SCHEMA
 from vnext_proxy.mapping.gaptable import read_gap_rows
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS
@@ -34,14 +36,13 @@ from vnext_proxy.mapping.model import (
     Route,
     Selector,
     Source,
-    microversion,
 )
 from vnext_proxy.mapping.nova_enums import ENUMS
 from vnext_proxy.mapping.task_actions import parse_actions
 from vnext_proxy.mapping.task_actions import strings_in as _strings
-from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.mapping.variables import PROVIDED_VARIABLES, ROUTE_HANDLERS
 from vnext_proxy.schemacheck import schema_problems
+from vnext_proxy.templates import compile_template
 from vnext_proxy.yamlsource import InputError, KeyPath, Problem, YamlDocument, load_yaml
 
 # RFC 6570 expressions we accept: simple {var} in paths, {?a,b} for queries.
@@ -136,6 +137,36 @@ def _path(text: str) -> tuple[str, ...]:
     return tuple(text.split("."))
 
 
+def _field_at(fields: tuple[FieldSpec, ...], path: tuple[str, ...]) -> FieldSpec | None:
+    """The field at a key path of a rendered object (nested through ``fields``)."""
+    spec = None
+    level: tuple[FieldSpec, ...] | None = fields
+    for part in path:
+        spec = next((f for f in level or () if f.name == part), None)
+        if spec is None:
+            return None
+        level = spec.fields
+    return spec
+
+
+def _same(a: Any, b: Any) -> bool:
+    # As rendering compares: 1 and True are different Nova values.
+    return bool(a == b) and type(a) is type(b)
+
+
+def _inverted(spec: FieldSpec) -> tuple[tuple[Any, Any], ...]:
+    """vNext value -> Nova value, for the vNext values one Nova value alone
+    gives. One that several Nova values give (power_state 0 and 4 are both
+    SHUTDOWN), or that is also the field's default, has no Nova value: the
+    proxy applies a filter for it itself."""
+    assert spec.value_map is not None
+    return tuple(
+        (vnext, nova)
+        for nova, vnext in spec.value_map
+        if sum(_same(v, vnext) for _, v in spec.value_map) == 1 and not _same(spec.default, vnext)
+    )
+
+
 class _Builder:
     def __init__(self, gap_rows: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> None:
         self.gap_rows = gap_rows
@@ -149,6 +180,8 @@ class _Builder:
         self.event_items: dict[str, str] = {}
         # Checked once every file is read.
         self.object_refs: list[tuple[str, Problem]] = []
+        # Where each list filter is, by its route.
+        self.filter_refs: dict[Source, tuple[YamlDocument, list[KeyPath]]] = {}
         self.gap_claims: dict[str, Source] = {}
 
     def add_file(self, doc: YamlDocument) -> None:
@@ -263,11 +296,13 @@ class _Builder:
         uri = raw["uri"]
         path_vars, query_vars = self._template_vars(doc, (*path, "uri"), uri)
         derived = tuple(
-            Derived(name, spec["from"], tuple(spec["map"].items())) for name, spec in raw.get("derive", {}).items()
+            Derived(name, spec["var"], tuple(spec["map"].items())) for name, spec in raw.get("derive", {}).items()
         )
         for d in derived:
             if d.source not in set(path_vars) | set(query_vars):
-                self.problems.append(doc.problem((*path, "derive", d.name), f"'{d.source}' is not a route variable"))
+                self.problems.append(
+                    doc.problem((*path, "derive", d.name, "var"), f"'{d.source}' is not a route variable")
+                )
         bound = set(path_vars) | set(query_vars) | set(PROVIDED_VARIABLES) | {d.name for d in derived}
         if "request_schema" in raw:
             bound.add("body")
@@ -295,15 +330,19 @@ class _Builder:
             self.problems.append(doc.problem((*path, "handler"), f"unknown route handler '{handler}'"))
         if handler is not None and (calls or raw.get("response")):
             self.problems.append(doc.problem((*path, "handler"), "a handler route declares no nova calls or response"))
-        if status == "mapped" and not calls and handler is None:
-            self.problems.append(doc.problem(path, "a mapped route needs at least one nova call"))
+        # Nova's project check (requires_project) is a Nova call of its own.
+        asks_nova = bool(calls) or handler is not None or "requires_project" in raw
+        if status == "mapped" and not asks_nova:
+            self.problems.append(doc.problem(path, "a mapped route needs a nova call, a handler or requires_project"))
         if status == "proxy" and calls:
             self.problems.append(doc.problem((*path, "nova"), "a proxy route is served by the proxy alone"))
-        if calls and raw.get("auth") is False:
+        # A mapped route calls Nova, through its nova calls or its handler.
+        if (calls or status == "mapped") and raw.get("auth") is False:
             self.problems.append(doc.problem((*path, "auth"), "a route that calls Nova needs the caller's token"))
         if (status == "not_applicable") != ("not_applicable" in raw):
             self.problems.append(doc.problem(path, "status not_applicable and a not_applicable: reason go together"))
-        if status != "not_applicable" and not calls and response.hook is None and handler is None:
+        builds = calls or response.hook is not None or handler is not None or response.source == ("request",)
+        if status != "not_applicable" and not builds:
             self.problems.append(doc.problem(path, "nothing would build the response: add nova calls or a hook"))
         na = raw.get("not_applicable")
         route = Route(
@@ -378,9 +417,12 @@ class _Builder:
                     )
         if "if_given" in raw and "body" not in bound:
             self.problems.append(doc.problem((*path, "if_given"), "the route takes no body (request_schema)"))
-        when = _path(raw["when"]) if "when" in raw else None
+        if raw.get("name") == "request":
+            # The model's ResponseSpec.source ("request",) means the route's variables.
+            self.problems.append(doc.problem((*path, "name"), "'request' is not a call name (it is reserved)"))
+        when = _path(raw["if_answer"]) if "if_answer" in raw else None
         if when is not None and when[0] not in earlier:
-            self.problems.append(doc.problem((*path, "when"), f"'{when[0]}' names no earlier nova call"))
+            self.problems.append(doc.problem((*path, "if_answer"), f"'{when[0]}' names no earlier nova call"))
         return NovaCall(
             name=raw.get("name", "nova"),
             method=raw["method"],
@@ -398,15 +440,23 @@ class _Builder:
         hook = raw.get("hook")
         if hook is not None and hook not in BODY_HOOKS:
             self.problems.append(doc.problem((*path, "hook"), f"unknown body hook '{hook}'"))
-        source = _path(raw["from"]) if "from" in raw else ()
-        if source and source != ("request",) and source[0] not in {c.name for c in calls}:
-            self.problems.append(doc.problem((*path, "from"), f"'{source[0]}' names no nova call of this route"))
+        source = _path(raw["from_answer"]) if "from_answer" in raw else ()
+        if source and source[0] not in {c.name for c in calls}:
+            self.problems.append(doc.problem((*path, "from_answer"), f"'{source[0]}' names no nova call of this route"))
+        if raw.get("from_variables"):
+            if source:
+                self.problems.append(doc.problem(path, "give from_answer or from_variables, not both"))
+            if "object" not in raw:
+                self.problems.append(doc.problem((*path, "from_variables"), "from_variables renders an object"))
+            # The model's name for "the route's variables".
+            source = ("request",)
         if "object" in raw:
             self.object_refs.append((raw["object"], doc.problem((*path, "object"), "")))
         select = raw.get("select")
         if select is not None and select["var"] not in bound:
             self.problems.append(doc.problem((*path, "select", "var"), f"'{select['var']}' is not a route variable"))
         filters = []
+        filter_paths: list[KeyPath] = []
         for var, spec in raw.get("filters", {}).items():
             if var not in bound:
                 self.problems.append(doc.problem((*path, "filters", var), f"'{var}' is not a route variable"))
@@ -421,12 +471,15 @@ class _Builder:
                     field=_path(spec["field"]),
                     nova_param=spec.get("nova"),
                     min_microversion=microversion(mv) if mv else None,
-                    to_nova=tuple(spec["to_nova"].items()) if "to_nova" in spec else None,
                     match=spec.get("match", "equals"),
                     verify=spec.get("verify", False),
                     project=spec.get("names_project", False),
                 )
             )
+            filter_paths.append((*path, "filters", var))
+        if filters:
+            # Checked, and their Nova values derived, once every object is read.
+            self.filter_refs[Source(doc.file, doc.line_of(path[:-1]))] = (doc, filter_paths)
         paging = raw.get("paging")
         if (paging is not None or filters) and "list_key" not in raw:
             self.problems.append(doc.problem(path, "paging and filters apply to lists (list_key)"))
@@ -463,6 +516,7 @@ class _Builder:
                     )
                 )
         self._check_collisions()
+        self._resolve_filters()
         if self.problems:
             raise InputError(self.problems)
         # Parse every template now, so no request parses one.
@@ -482,6 +536,37 @@ class _Builder:
             dict(self.task_items),
             dict(self.event_items),
         )
+
+    def _resolve_filters(self) -> None:
+        """Check that each list filter tests a field of the list's object, and
+        give a filter Nova applies its Nova values: its field's map, inverted."""
+        for i, route in enumerate(self.routes):
+            response = route.response
+            if not response.filters:
+                continue
+            doc, paths = self.filter_refs[route.source]
+            if response.object is None:
+                self.problems.append(doc.problem(paths[0], "a filter tests a field of the response's object"))
+                continue
+            obj = self.objects.get(response.object)
+            if obj is None:
+                continue  # reported as an unknown object
+            filters = []
+            for filt, path in zip(response.filters, paths, strict=True):
+                spec = _field_at(obj.fields, filt.field)
+                if spec is None:
+                    reason = f"'{'.'.join(filt.field)}' is not a field of object '{obj.name}'"
+                    self.problems.append(doc.problem((*path, "field"), reason))
+                elif filt.nova_param is not None:
+                    if spec.source is None or spec.translate is not None or spec.format is not None:
+                        reason = (
+                            "Nova cannot apply a filter on a field the proxy computes (hook, const, translate, ...)"
+                        )
+                        self.problems.append(doc.problem((*path, "nova"), reason))
+                    elif spec.value_map is not None:
+                        filt = dataclasses.replace(filt, to_nova=_inverted(spec))
+                filters.append(filt)
+            self.routes[i] = dataclasses.replace(route, response=dataclasses.replace(response, filters=tuple(filters)))
 
     def _check_collisions(self) -> None:
         seen: dict[tuple[str, str], Route] = {}

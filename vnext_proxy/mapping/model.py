@@ -47,15 +47,6 @@ class FieldSpec:
     otherwise: Any = None
 
 
-Microversion = tuple[int, int]
-
-
-def microversion(text: str) -> Microversion:
-    """'2.100' -> (2, 100): compared as numbers, so 2.100 is after 2.99."""
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 class KeptRenders:
     """Renders kept by their Nova object's bytes, bounded by bytes, not by
     entries: a tenant controls its servers' metadata (up to about 64 KB each)."""
@@ -111,7 +102,8 @@ class NovaCall:
     path: str
     min_microversion: tuple[int, int]
     query: tuple[tuple[str, str], ...] = ()
-    #: Made only when earlier answers have a non-empty value at this path.
+    #: Made only when earlier answers have a non-empty value at this path
+    #: (``if_answer:`` in the mapping files).
     when: tuple[str, ...] | None = None
     #: Made only when the request body has this key (even if empty).
     if_given: str | None = None
@@ -123,7 +115,8 @@ class NovaCall:
 @dataclass(frozen=True)
 class Derived:
     """A variable made from another through a value map (e.g. a console type
-    to Nova's protocol); a value the map lacks answers 400 naming ``source``."""
+    to Nova's protocol); a value the map lacks answers 400 naming ``source``
+    (the route variable, ``var:`` in the mapping files)."""
 
     name: str
     source: str
@@ -138,7 +131,10 @@ class Filter:
     field: tuple[str, ...]  # the rendered vNext field it tests
     nova_param: str | None = None
     min_microversion: tuple[int, int] | None = None
-    #: vNext value -> Nova value, for passing the filter to Nova.
+    #: vNext value -> Nova value, for passing the filter to Nova: made by the
+    #: loader from the map of the field it tests, inverted (a vNext value
+    #: several Nova values give is left out, so the proxy applies it). None:
+    #: the values are Nova's own.
     to_nova: tuple[tuple[Any, Any], ...] | None = None
     match: str = "equals"  # "contains" for list fields (tags), "after" for timestamps
     #: Also check Nova's result: Nova drops some filters silently for some callers.
@@ -169,7 +165,8 @@ class Paging:
 class ResponseSpec:
     status: int = 200
     #: Render one object from the Nova body at ``source`` (a path whose first
-    #: part is the call name), or from the route's variables ("request").
+    #: part is the call name: ``from_answer:``), or from the route's variables
+    #: (("request",): ``from_variables: true``).
     object: str | None = None
     source: tuple[str, ...] = ()
     #: For a collection: the vNext key the rendered list goes under.

@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
 
-from vnext_proxy.mapping.engine import PlannedCall
-from vnext_proxy.nova.client import NovaAnswer
+from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.nova.operations import SERVERS
 
 # Listing every project's servers is admin-only by policy; limit=0 makes the

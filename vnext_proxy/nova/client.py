@@ -4,55 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from collections.abc import Callable
 
 import aiohttp
-import orjson
 from yarl import URL
 
+from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.config import NovaSettings
 from vnext_proxy.errors import NovaUnavailable, VNextError
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova.endpoint import EndpointResolver
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NovaAnswer:
-    """One answer of Nova. The body is decoded when first read: a caller that
-    already knows these exact bytes (a repeated list) never decodes them."""
-
-    status: int
-    request_id: str | None
-    raw: bytes
-    content_type: str = "application/json"
-
-    @cached_property
-    def body(self) -> Any:
-        return _decode(self.raw, self.content_type)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def part(self, *keys: str, kind: type | None = None) -> Any:
-        """The value at ``keys`` in the answer (of type ``kind``, if given); a
-        502 when Nova's answer does not have the shape its API promises (a
-        proxy's error page, say)."""
-        value = self.body
-        for key in keys:
-            if not isinstance(value, Mapping) or key not in value:
-                raise VNextError(502, f"Nova's answer has no {'.'.join(keys)}")
-            value = value[key]
-        if kind is not None and not isinstance(value, kind):
-            raise VNextError(502, f"Nova's {'.'.join(keys)} is not a {kind.__name__}")
-        if kind is list and not all(isinstance(item, Mapping) for item in value):
-            raise VNextError(502, f"Nova's {'.'.join(keys)} holds something other than objects")
-        return value
 
 
 class NovaClient:
@@ -95,14 +57,13 @@ class NovaClient:
         call: PlannedCall,
         *,
         token: str,
-        microversion: str | None = None,
         request_id: str | None = None,
     ) -> NovaAnswer:
         base = await self._resolver.endpoint(token)
         # Accept and the configured microversion are the session's headers.
         headers = {"X-Auth-Token": token}
-        if microversion is not None:
-            headers["OpenStack-API-Version"] = f"compute {microversion}"
+        if call.microversion is not None:
+            headers["OpenStack-API-Version"] = f"compute {call.microversion}"
         if request_id is not None:
             # Nova records it as the global request id, so logs line up.
             headers["X-OpenStack-Request-ID"] = request_id
@@ -157,14 +118,3 @@ class NovaClient:
             self._observe(method, 0)
             log.warning("nova call %s %s failed: %s", method, url, exc.__class__.__name__)
             raise NovaUnavailable("Nova is unreachable") from exc
-
-
-def _decode(raw: bytes, content_type: str) -> Any:
-    if not raw:
-        return None
-    if content_type == "application/json":
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
-    return raw.decode("utf-8", "replace")

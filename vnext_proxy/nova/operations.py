@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from vnext_proxy.calls import PlannedCall, microversion
 from vnext_proxy.errors import VNextError, shown
-from vnext_proxy.mapping.engine import PlannedCall
-from vnext_proxy.mapping.model import microversion
-from vnext_proxy.mapping.templates import compile_template
+from vnext_proxy.templates import compile_template
 
 #: What a value of each kind looks like: as Nova or Keystone would have it.
 KINDS: dict[str, re.Pattern[str]] = {
@@ -55,14 +54,27 @@ class Operation:
     #: Kind of each template variable.
     kinds: tuple[tuple[str, str], ...]
     min_microversion: tuple[int, int] = (2, 1)
+    #: Always sent at this microversion (an API Nova dropped later).
+    at: str | None = None
+    #: Query parameters always sent, before the caller's.
+    fixed_query: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, *, query: tuple[tuple[str, str], ...] = (), body: Any = None, **values: Any) -> PlannedCall:
         checked = {name: segment(values[name], kind) for name, kind in self.kinds}
-        return PlannedCall(self.name, self.method, compile_template(self.template).expand(checked), query, body)
+        path = compile_template(self.template).expand(checked)
+        return PlannedCall(self.name, self.method, path, (*self.fixed_query, *query), body, microversion=self.at)
 
 
-def _op(name: str, method: str, template: str, min_microversion: tuple[int, int] = (2, 1), **kinds: str) -> Operation:
-    return Operation(name, method, template, tuple(kinds.items()), min_microversion)
+def _op(
+    name: str,
+    method: str,
+    template: str,
+    min_microversion: tuple[int, int] = (2, 1),
+    at: str | None = None,
+    fixed_query: tuple[tuple[str, str], ...] = (),
+    **kinds: str,
+) -> Operation:
+    return Operation(name, method, template, tuple(kinds.items()), min_microversion, at, fixed_query)
 
 
 SERVERS = _op("servers", "GET", "/servers/detail")
@@ -79,10 +91,22 @@ INSTANCE_ACTIONS = _op("actions", "GET", "/servers/{server_id}/os-instance-actio
 INSTANCE_ACTION = _op(
     "action", "GET", "/servers/{server_id}/os-instance-actions/{request_id}", server_id="uuid", request_id="request_id"
 )
-PROJECT_USAGE = _op("project", "GET", "/os-simple-tenant-usage/{project_id}", project_id="project")
+# Nova's usage report is readable by the project's own members and by admins
+# only (os-quota-sets would be too, but it asks Keystone whether the project
+# exists, which a cloud may not allow Nova to do). Over a window long past,
+# it is the policy check without reading any usage.
+PROJECT_OWNERSHIP = _op(
+    "project",
+    "GET",
+    "/os-simple-tenant-usage/{project_id}",
+    (2, 40),
+    fixed_query=(("start", "2000-01-01T00:00:00"), ("end", "2000-01-01T00:00:01")),
+    project_id="project",
+)
 PROJECT_LIMITS = _op("limits", "GET", "/{project_id}/limits", project_id="project")
 LIMITS = _op("limits", "GET", "/limits")
-IMAGE = _op("image", "GET", "/images/{image_id}", image_id="uuid")
+# Nova proxies images up to 2.35 only; a real cloud's Glance answers the same.
+IMAGE = _op("image", "GET", "/images/{image_id}", at="2.35", image_id="uuid")
 KEYPAIR = _op("keypair", "GET", "/os-keypairs/{keypair_name}", keypair_name="keypair")
 SERVER_GROUP = _op("server group", "GET", "/os-server-groups/{group_id}", group_id="uuid")
 DELETE_SERVER_GROUP = _op("server group", "DELETE", "/os-server-groups/{group_id}", group_id="uuid")

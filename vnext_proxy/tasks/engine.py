@@ -14,27 +14,27 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jsonschema
-
+from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.body import fill
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.mapping.model import ActionSpec, MappingSet
-from vnext_proxy.mapping.templates import compile_template
 from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.caller import token_digest
-from vnext_proxy.nova.client import NovaAnswer, NovaClient
-from vnext_proxy.nova.resolvers import resolve_flavor
-from vnext_proxy.stores import TaskStore
+from vnext_proxy.nova.client import NovaClient
+from vnext_proxy.stores import Store
 from vnext_proxy.tasks import rules
 from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, WAITING, Task, TaskItem
-from vnext_proxy.yamlsource import dotted
+from vnext_proxy.templates import compile_template
+from vnext_proxy.validation import check_body
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]
+#: A server type's vNext id or name -> its Nova flavor id (404 if none), given
+#: by the layer above (execution.flavors), which keeps what it learns.
+FlavorResolver = Callable[[str, Send], Awaitable[str]]
 
 
 def utcnow() -> datetime:
@@ -43,13 +43,21 @@ def utcnow() -> datetime:
 
 class TaskEngine:
     def __init__(
-        self, mappings: MappingSet, settings: Settings, store: TaskStore, nova: NovaClient, clock: Clock = utcnow
+        self,
+        mappings: MappingSet,
+        settings: Settings,
+        store: Store,
+        nova: NovaClient,
+        *,
+        flavors: FlavorResolver,
+        clock: Clock = utcnow,
     ) -> None:
         self.mappings = mappings
         self.settings = settings
         self.store = store
         self.nova = nova
         self.clock = clock
+        self._flavors = flavors
         self._tokens: dict[str, str] = {}
         #: The last server Nova showed for each running task.
         self._servers: dict[str, dict[str, Any] | None] = {}
@@ -75,10 +83,10 @@ class TaskEngine:
         if spec.revert_of is not None:
             # Recorded by name (Nova shows a server's flavor by name since 2.47).
             previous = await self._type_to_revert(server_id, spec.revert_of)
-            params["type_id"] = await resolve_flavor(send, self.mappings, self.settings, previous)
+            params["type_id"] = await self._flavor(previous, "type_id", send)
         for name, resolver in spec.resolve:
             if resolver == "flavor":
-                params[name] = await resolve_flavor(send, self.mappings, self.settings, params[name])
+                params[name] = await self._flavor(params[name], name, send)
         variant = spec.variant_for(params)
         assert variant.call is not None  # the loader requires a call unless refused
         planned = PlannedCall(
@@ -122,6 +130,14 @@ class TaskEngine:
             state=COMPLETED if variant.sync else RUNNING,
             ended_at=accepted if variant.sync else None,
         )
+
+    async def _flavor(self, wanted: str, param: str, send: Send) -> str:
+        try:
+            return await self._flavors(wanted, send)
+        except VNextError as exc:
+            if exc.status == 404:  # a parameter naming nothing is a bad request
+                raise VNextError(400, f"no server type {wanted!r}", field=param) from None
+            raise
 
     async def _amend(self, task: Task, **changes: Any) -> Task:
         """Apply ``changes`` to the stored task, whatever another writer (the
@@ -179,10 +195,7 @@ class TaskEngine:
             raise VNextError(400, f"unknown action {body['action']!r}; actions: {known}", field="action")
         if spec.refuse is not None:
             raise VNextError(400, spec.refuse, field="action")
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(spec.params_schema).iter_errors(body))
-        if error is not None:
-            field = dotted(tuple(error.absolute_path)) or _missing_field(error)
-            raise VNextError(400, f"{spec.name}: {error.message}", field=field)
+        check_body(body, spec.params_schema, about=spec.name)
         return spec
 
     async def _type_to_revert(self, server_id: str, reverted: str) -> str:
@@ -402,11 +415,3 @@ class TaskEngine:
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in params.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
-
-
-def _missing_field(error: jsonschema.ValidationError) -> str:
-    if error.validator == "required" and "'" in error.message:
-        return error.message.split("'")[1]
-    if error.validator == "additionalProperties" and "'" in error.message:
-        return error.message.split("'")[1]
-    return "action"

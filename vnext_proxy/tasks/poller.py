@@ -17,18 +17,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.errors import VNextError
-from vnext_proxy.mapping.engine import PlannedCall
 from vnext_proxy.nova import operations as ops
 from vnext_proxy.nova.caller import CallerFacts, token_digest
-from vnext_proxy.nova.client import NovaAnswer
 from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import Task
 from vnext_proxy.timeutil import show_time
-from vnext_proxy.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +49,14 @@ class CycleStats:
     batches: int = 0
 
 
+class PollMetrics(Protocol):
+    """What the poller reports, to whoever keeps the app's metrics."""
+
+    def poll_cycle_done(self, seconds: float) -> None: ...
+
+    def tasks_running(self, count: int) -> None: ...
+
+
 class TaskPoller:
     def __init__(
         self,
@@ -59,7 +65,7 @@ class TaskPoller:
         max_backoff: float = 60.0,
         service: ServiceAuth | None = None,
         caller: CallerFacts | None = None,
-        metrics: Metrics | None = None,
+        metrics: PollMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
@@ -108,7 +114,7 @@ class TaskPoller:
             return stats
         self.cycles += 1
         if self.metrics is not None:
-            self.metrics.poll_seconds.observe((self.engine.clock() - started).total_seconds())
+            self.metrics.poll_cycle_done((self.engine.clock() - started).total_seconds())
         return stats
 
     async def _cycle(self, started: datetime, stats: CycleStats) -> None:
@@ -117,7 +123,7 @@ class TaskPoller:
         service_token = await self.service.token() if self.service is not None else None
         running = await self.engine.store.running_tasks()
         if self.metrics is not None:
-            self.metrics.running_tasks.set(len(running))
+            self.metrics.tasks_running(len(running))
         for task in running:
             # The service credentials, when configured, watch every task at
             # once; otherwise each creator's own token watches theirs.

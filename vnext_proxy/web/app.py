@@ -10,6 +10,10 @@ from aiohttp import web
 
 from vnext_proxy.aio import spawn
 from vnext_proxy.config import Settings
+from vnext_proxy.execution.context import Services
+from vnext_proxy.execution.flavors import FlavorIds
+from vnext_proxy.execution.named import executor_for
+from vnext_proxy.execution.projects import ProjectAccess
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
@@ -19,10 +23,9 @@ from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
-from vnext_proxy.web.handlers import RouteHandler
+from vnext_proxy.web.edge import route_handler
 from vnext_proxy.web.idempotency import idempotent
-from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, OWNERS, SETTINGS, TASKS
-from vnext_proxy.web.launch_handler import launch_servers
+from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, OWNERS, SERVICES, SETTINGS, STORE, TASKS
 from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
 from vnext_proxy.web.observability import (
@@ -31,19 +34,9 @@ from vnext_proxy.web.observability import (
     observe_middleware,
     timeout_middleware,
 )
-from vnext_proxy.web.server_group_handlers import SERVER_GROUP_HANDLERS
-from vnext_proxy.web.server_type_handlers import SERVER_TYPE_HANDLERS
-from vnext_proxy.web.task_handlers import TASK_HANDLERS
 
-#: The Python side of mapping.variables.ROUTE_HANDLERS.
-ROUTE_HANDLERS = {
-    **TASK_HANDLERS,
-    **SERVER_TYPE_HANDLERS,
-    **SERVER_GROUP_HANDLERS,
-    # The POSTs that make Nova act: a retry with the same Idempotency-Key acts once.
-    "start_task": idempotent(TASK_HANDLERS["start_task"]),
-    "launch_servers": idempotent(launch_servers),
-}
+#: The POSTs that make Nova act: a retry with the same Idempotency-Key acts once.
+IDEMPOTENT = frozenset({"start_task", "launch_servers"})
 
 
 def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
@@ -62,7 +55,9 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
     app.cleanup_ctx.append(_nova_client)
     app.cleanup_ctx.append(_task_engine)
     for route in mappings.routes:
-        handler = ROUTE_HANDLERS[route.handler] if route.handler else RouteHandler(route, settings.cache_bytes).handle
+        handler = route_handler(route, executor_for(route, settings))
+        if route.handler in IDEMPOTENT:
+            handler = idempotent(handler)
         app.router.add_route(route.method, route.path, handler, name=f"{route.rel}:{route.method}")
     return app
 
@@ -71,8 +66,11 @@ async def _task_engine(app: web.Application) -> AsyncIterator[None]:
     """The store, the engine and its one poller; the poller stops first."""
     settings = app[SETTINGS]
     store = await open_store(settings.store_url)
-    engine = TaskEngine(app[MAPPINGS], settings, store, app[NOVA])
+    flavors = FlavorIds(settings.id_namespace)
+    engine = TaskEngine(app[MAPPINGS], settings, store, app[NOVA], flavors=flavors.resolve)
+    app[STORE] = store
     app[TASKS] = engine
+    app[SERVICES] = Services(settings, app[MAPPINGS], app[CALLER], ProjectAccess(), flavors, store, engine)
     creds = settings.tasks.service_credentials
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
     poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])

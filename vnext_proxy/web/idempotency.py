@@ -19,8 +19,8 @@ from aiohttp import web
 from vnext_proxy.errors import VNextError
 from vnext_proxy.nova.caller import token_digest
 from vnext_proxy.stores import KeptAnswer
-from vnext_proxy.web.handlers import Handler, caller_token
-from vnext_proxy.web.keys import OWNERS, TASKS
+from vnext_proxy.web.edge import Handler, caller_token
+from vnext_proxy.web.keys import OWNERS, STORE
 
 HEADER = "Idempotency-Key"
 #: How long a key's first answer is kept, as payment APIs and GCE's requestId do.
@@ -43,7 +43,7 @@ def idempotent(handler: Handler) -> Handler:
         caller = await request.app[OWNERS].user_id(token) or f"token:{token_digest(token)}"
         scope = _sha256(f"{caller}\n{request.method} {request.path}\n{key}".encode())
         body_sha256 = _sha256(await request.read())
-        store = request.app[TASKS].store
+        store = request.app[STORE]
         kept = await store.claim_key(scope, body_sha256, KEPT_SECONDS)
         if kept is not None:
             return _replay(kept, body_sha256)

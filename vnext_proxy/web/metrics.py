@@ -38,6 +38,12 @@ class Metrics:
             series = self._nova_series[method, status] = self.nova_calls.labels(method, str(status))
         series.inc()
 
+    def poll_cycle_done(self, seconds: float) -> None:
+        self.poll_seconds.observe(seconds)
+
+    def tasks_running(self, count: int) -> None:
+        self.running_tasks.set(count)
+
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
         series = self._request_series.get(key)
