@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings
 from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
-from vnext_proxy.mapping.engine import keypair_id
+from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
 from vnext_proxy.web.keys import STORE

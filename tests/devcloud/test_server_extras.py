@@ -119,7 +119,7 @@ async def test_patch_a_server(proxy: TestClient, server_id: str, nova_as) -> Non
         [],
         change["properties"],
     )
-    for bad, field in (({"hostname": "no_underscore"}, "hostname"), ({"flavor": "x"}, "body"), ({}, "body"),
+    for bad, field in (({"hostname": "no_underscore"}, "hostname"), ({"flavor": "x"}, "flavor"), ({}, "body"),
                        ({"properties": {"k": 1}}, "properties.k")):  # fmt: skip
         refused = await proxy.patch(f"/servers/{server_id}", json=bad, headers=MEMBER)
         assert refused.status == 400, bad

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B, TOKENS
-from vnext_proxy.mapping.engine import keypair_id
+from vnext_proxy.mapping.ids import keypair_id
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}

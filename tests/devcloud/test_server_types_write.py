@@ -81,7 +81,7 @@ async def test_refused_creates_leave_nothing(proxy: TestClient, nova_as) -> None
     assert member.status == 403  # Nova's policy: admins make flavors
     missing = await proxy.post("/server_types", json={"name": "vt.bad", "spec": {"memory_mb": 1}}, headers=ADMIN)
     assert missing.status == 400
-    assert (await missing.json())["error"]["field"] == "spec"
+    assert (await missing.json())["error"]["field"] == "spec.root_disk_gb"
     users = await proxy.post("/server_types", json=new_type("vt.user", shares={"users": ["u"]}), headers=ADMIN)
     assert users.status == 501
     # Nova refuses the share (no such project) after the flavor is made: it is undone.

@@ -5,19 +5,15 @@ cached briefly per token (by its hash; tokens are never kept in clear)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
 
-from vnext_proxy.calls import NovaAnswer, PlannedCall
+from vnext_proxy.calls import Send
 from vnext_proxy.nova.operations import SERVERS
 
 # Listing every project's servers is admin-only by policy; limit=0 makes the
 # probe cheap whatever the cloud's size.
 _ADMIN_PROBE = SERVERS(query=(("all_tenants", "1"), ("limit", "0")))
-
-
-Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]
 
 
 def token_digest(token: str) -> str:

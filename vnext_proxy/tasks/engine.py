@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vnext_proxy.calls import NovaAnswer, PlannedCall
+from vnext_proxy.calls import NovaAnswer, PlannedCall, Send
 from vnext_proxy.config import Settings
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.mapping.body import fill
@@ -31,7 +31,6 @@ from vnext_proxy.validation import check_body
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Send = Callable[[PlannedCall], Awaitable[NovaAnswer]]
 #: A server type's vNext id or name -> its Nova flavor id (404 if none), given
 #: by the layer above (execution.flavors), which keeps what it learns.
 FlavorResolver = Callable[[str, Send], Awaitable[str]]

@@ -23,7 +23,7 @@ from vnext_proxy.execution.named import Executor
 from vnext_proxy.mapping.engine import VNextResponse
 from vnext_proxy.mapping.model import Route
 from vnext_proxy.web.keys import NOVA, SERVICES, SETTINGS
-from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID
+from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID, explaining
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,7 +56,7 @@ async def send_for(request: web.Request, token: str, call: PlannedCall) -> NovaA
     answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
     if answer.request_id:
         request[BACKEND_REQUEST_IDS].append(answer.request_id)
-    if not _explaining(request):
+    if not explaining(request):
         return answer
     request[NOVA_CALLS].append(
         {
@@ -70,10 +70,6 @@ async def send_for(request: web.Request, token: str, call: PlannedCall) -> NovaA
         }
     )
     return answer
-
-
-def _explaining(request: web.Request) -> bool:
-    return request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1"
 
 
 #: How deep a request body may nest. The spec's deepest request (a launch
@@ -118,7 +114,7 @@ def respond(request: web.Request, answer: VNextResponse) -> web.StreamResponse:
     """The answer, with the record of its Nova calls when the caller asked to
     see it (X-VNext-Explain: 1) and the operator allowed it."""
     body, headers = answer.body, dict(answer.headers)
-    if _explaining(request):
+    if explaining(request):
         calls = request[NOVA_CALLS]
         if isinstance(body, dict):
             body = {**body, "_explain": {"nova_calls": calls}}

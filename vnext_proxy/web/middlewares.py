@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from vnext_proxy.errors import VNextError
+from vnext_proxy.web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+def explaining(request: web.Request) -> bool:
+    """The caller asked to see the Nova calls (X-VNext-Explain: 1) and the operator allows it."""
+    return request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as JSON with the right status; never a traceback."""
@@ -46,7 +52,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except VNextError as exc:
-        return web.json_response(exc.body(request_id), status=exc.status, headers=exc.headers)
+        body = exc.body(request_id)
+        if explaining(request):  # what Nova answered is most wanted when it refused
+            body["_explain"] = {"nova_calls": request[NOVA_CALLS]}
+        return web.json_response(body, status=exc.status, headers=exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
