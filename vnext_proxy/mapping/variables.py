@@ -44,5 +44,5 @@ ROUTE_HANDLERS: dict[str, str] = {
 }
 
 #: Route variables a mapping may have turned from vNext ids into Nova ids
-#: (``resolve:``); the resolvers live in vnext_proxy.nova.resolvers.
+#: (``resolve:``); the resolvers live in vnext_proxy.execution (flavors.py).
 RESOLVERS: dict[str, str] = {"flavor": "a server type's id or name -> the Nova flavor id"}

@@ -1,6 +1,6 @@
 """Launching servers (POST /projects/{project}/servers), the pure part:
 merge defaults into each server, expand hostname patterns, check everything
-against what Nova has, and build Nova's request bodies. The handler fetches
+against what Nova has, and build Nova's request bodies. execution.launch fetches
 what Nova has; nothing here does I/O, so a refused launch changes nothing."""
 
 from __future__ import annotations
