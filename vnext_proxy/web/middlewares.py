@@ -52,10 +52,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except VNextError as exc:
-        body = exc.body(request_id)
-        if explaining(request):  # what Nova answered is most wanted when it refused
-            body["_explain"] = {"nova_calls": request[NOVA_CALLS]}
-        return web.json_response(body, status=exc.status, headers=exc.headers)
+        # Never with the explain record: Nova's calls could tell a 403 the
+        # proxy hides as "not found, or not yours" from a real 404.
+        return web.json_response(exc.body(request_id), status=exc.status, headers=exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
