@@ -670,6 +670,8 @@ def assert_types_are_flavors(types: list[dict[str, Any]], flavors: list[dict[str
         assert vnext["_links"] == {
             "self": {"href": f"/server_types/{vnext['id']}"},
             "describedby": {"href": "/schemas/server_type"},
+            "tags": {"href": f"/server_types/{vnext['id']}/tags"},
+            "shares": {"href": f"/server_types/{vnext['id']}/shares"},
         }
 
 
@@ -741,12 +743,17 @@ SCHEMAS = {"server", "server_type", "server_task", "server_task_item", "server_g
 async def test_schemas_are_served_without_a_token(proxy: TestClient) -> None:
     index = await call(proxy, "/schemas", None)
     assert "X-VNext-Backend-Request-Ids" not in index.headers
-    names = {s["name"] for s in index.body["schemas"]}
-    assert names >= SCHEMAS
-    assert index.body["_links"]["self"] == {"href": "/schemas"}
-    for entry in index.body["schemas"]:
-        assert entry["_links"]["self"] == {"href": f"/schemas/{entry['name']}"}
-        await served_schema(proxy, entry["name"])  # each one is valid JSON-Schema
+    # The spec's form: a bare list of type, description and a rel/schema link.
+    assert isinstance(index.body, list)
+    names = [entry["type"] for entry in index.body]
+    assert set(names) >= SCHEMAS
+    assert len(names) == len(set(names))
+    for entry in index.body:
+        assert set(entry) == {"type", "description", "_links"}
+        assert entry["_links"] == {"rel/schema": {"href": f"/schemas/{entry['type']}"}}
+        schema = await served_schema(proxy, entry["type"])  # each one is valid JSON-Schema
+        assert entry["description"] == schema.get("description", "")
+    assert any("virtual machine" in entry["description"] for entry in index.body if entry["type"] == "server")
     server = await served_schema(proxy, "server")
     assert server["type"] == "object"
     assert {"id", "hostname", "virt_state", "power_state"} <= set(server["properties"])

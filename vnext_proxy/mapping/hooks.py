@@ -127,13 +127,17 @@ def json_home(ctx: BodyContext) -> dict[str, Any]:
 
 
 @body_hook
-def schema_index(ctx: BodyContext) -> dict[str, Any]:
-    """GET /schemas: every published schema, by link."""
-    names = sorted(ctx.mappings.schemas)
-    return {
-        "schemas": [{"name": n, "_links": {"self": {"href": f"/schemas/{n}"}}} for n in names],
-        "_links": {"self": {"href": "/schemas"}},
-    }
+def schema_index(ctx: BodyContext) -> list[dict[str, Any]]:
+    """GET /schemas: every published schema, in the spec's form (a bare list
+    of type, description and a rel/schema link)."""
+    return [
+        {
+            "type": name,
+            "description": schema.get("description", ""),
+            "_links": {"rel/schema": {"href": f"/schemas/{name}"}},
+        }
+        for name, schema in sorted(ctx.mappings.schemas.items())
+    ]
 
 
 @body_hook
