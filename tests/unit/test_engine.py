@@ -105,7 +105,12 @@ def test_server_type_renders_as_vnext(mappings: MappingSet) -> None:
         "visibility": "PRIVATE",
         "spec": {"memory_mb": 1024, "root_disk_gb": 10, "cpu_units": 2, "swap_mb": 0, "rxtx_factor": 1.5},
         "tags": ["gpu", "hpc"],
-        "_links": {"self": {"href": f"/server_types/{flavor_uuid}"}, "describedby": {"href": "/schemas/server_type"}},
+        "_links": {
+            "self": {"href": f"/server_types/{flavor_uuid}"},
+            "describedby": {"href": "/schemas/server_type"},
+            "tags": {"href": f"/server_types/{flavor_uuid}/tags"},
+            "shares": {"href": f"/server_types/{flavor_uuid}/shares"},
+        },
     }
 
 

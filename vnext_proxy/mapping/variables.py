@@ -31,7 +31,8 @@ ROUTE_HANDLERS: dict[str, str] = {
     "launch_servers": "POST /projects/{project}/servers: check every server, launch each with a CREATE task "
     "(Idempotency-Key)",
     "create_server_type": "POST /server_types: a flavor, its tags (extra spec) and shares (flavor access)",
-    "update_server_type": "PATCH /server_types/{id}: description, tags and shares (the rest is fixed in Nova)",
+    "update_server_type": "PATCH /server_types/{id}: name, spec and visibility (the flavor made again under its "
+    "id), description, tags and shares; 204",
     "server_type_tags": "GET/PUT/DELETE /server_types/{id}/tags",
     "server_type_tag": "PUT/DELETE /server_types/{id}/tags/{tag}",
     "server_type_shares": "GET/PUT/DELETE /server_types/{id}/shares",

@@ -116,6 +116,7 @@ DELETE_FLAVOR = _op("flavor", "DELETE", "/flavors/{flavor_id}", flavor_id="flavo
 FLAVOR_ACTION = _op("flavor access", "POST", "/flavors/{flavor_id}/action", flavor_id="flavor")
 FLAVOR_ACCESS = _op("flavor access", "GET", "/flavors/{flavor_id}/os-flavor-access", flavor_id="flavor")
 FLAVOR_EXTRA_SPECS = _op("extra specs", "POST", "/flavors/{flavor_id}/os-extra_specs", flavor_id="flavor")
+LIST_FLAVOR_EXTRA_SPECS = _op("extra specs", "GET", "/flavors/{flavor_id}/os-extra_specs", flavor_id="flavor")
 FLAVOR_EXTRA_SPEC = _op(
     "extra spec", "GET", "/flavors/{flavor_id}/os-extra_specs/{key}", flavor_id="flavor", key="extra_spec"
 )
