@@ -13,7 +13,7 @@ from vnext_proxy.aio import gather_bounded
 from vnext_proxy.calls import Send
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.execution.context import Inbound, Services
-from vnext_proxy.execution.schemas import link_schema
+from vnext_proxy.execution.schemas import link_schema, request_schema
 from vnext_proxy.execution.server_groups import visible_group
 from vnext_proxy.mapping.engine import VNextResponse
 from vnext_proxy.mapping.ids import keypair_id, vnext_id
@@ -27,7 +27,9 @@ from vnext_proxy.validation import check_body
 
 async def launch_servers(services: Services, req: Inbound) -> VNextResponse:
     project = ops.segment(req.match["project"], "project")
-    body = check_body(await req.json(), _launch_schema(services.mappings, services.settings.max_servers_per_launch))
+    body = check_body(
+        await req.json(), _launch_schema(services.mappings, services.settings.max_servers_per_launch, project)
+    )
     pattern = launch.pattern_problem((body.get("defaults") or {}).get("hostname_pattern"))
     if pattern is not None:
         raise VNextError(400, pattern, field="defaults.hostname_pattern")
@@ -91,13 +93,13 @@ async def _roll_back(services: Services, send: Send, tasks: list[Task], refused:
     )
 
 
-def _launch_schema(mappings: MappingSet, max_servers: int) -> dict[str, Any]:
-    """The spec's own create link (servers.json), less its ``project``, which
-    is the URL's, and with what Nova would refuse half way through refused
-    first: the seed's names typed, user_data's size, and how many servers
-    one request holds."""
-    create = link_schema(mappings, "server")
-    properties = {k: v for k, v in create["properties"].items() if k != "project"}
+def _launch_schema(mappings: MappingSet, max_servers: int, project: str) -> dict[str, Any]:
+    """The spec's own create link (servers.json), whose ``project`` is the
+    URL's, and with what Nova would refuse half way through refused first:
+    the seed's names typed, user_data's size, and how many servers one
+    request holds."""
+    create = request_schema(link_schema(mappings, "server"), url={"project": project}, required=["servers"])
+    properties = dict(create["properties"])
     defaults = properties["defaults"]
     properties["defaults"] = {**defaults, "properties": {**defaults["properties"], **_LAUNCH_LIMITS}}
     items = properties["servers"]["items"]
@@ -106,7 +108,7 @@ def _launch_schema(mappings: MappingSet, max_servers: int) -> dict[str, Any]:
         "maxItems": max_servers,
         "items": {**items, "properties": {**items["properties"], **_LAUNCH_LIMITS}},
     }
-    return {**create, "required": ["servers"], "properties": properties}
+    return {**create, "properties": properties}
 
 
 #: Per server (and in defaults), beyond the published schema.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from vnext_proxy.mapping.model import MappingSet
@@ -17,10 +18,21 @@ def link_schema(mappings: MappingSet, obj: str, method: str = "POST") -> dict[st
     return found
 
 
-def without(schema: dict[str, Any], *names: str, required: list[str] | None = None) -> dict[str, Any]:
-    """``schema`` less the properties ``names`` (which the URL gives), and with
-    ``required`` replacing its required list when given."""
-    trimmed = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k not in names}}
+#: The spec's own extension point in a write body: accepted, and ignored.
+_EXTENSION_POINTS: dict[str, Any] = {"_links": {"type": "object"}}
+
+
+def request_schema(
+    schema: dict[str, Any], *, url: Mapping[str, str] | None = None, required: list[str] | None = None
+) -> dict[str, Any]:
+    """A link schema as a request body's: its own keys only (any other is a
+    400 naming it, never ignored), ``_links`` open, a key the URL gives
+    (``project``) accepted only with the URL's value, and ``required``
+    replacing the required list when given."""
+    properties = {**schema["properties"], **_EXTENSION_POINTS}
+    for name, value in (url or {}).items():
+        properties[name] = {"enum": [value]}  # draft-04 has no const
+    closed = {**schema, "properties": properties, "additionalProperties": False}
     if required is not None:
-        trimmed["required"] = required
-    return trimmed
+        closed["required"] = required
+    return closed

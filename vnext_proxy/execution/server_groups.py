@@ -8,7 +8,7 @@ from vnext_proxy.calls import PlannedCall
 from vnext_proxy.errors import VNextError, from_nova
 from vnext_proxy.execution.context import Inbound, Services
 from vnext_proxy.execution.paging import page_query, proxy_page
-from vnext_proxy.execution.schemas import link_schema, without
+from vnext_proxy.execution.schemas import link_schema, request_schema
 from vnext_proxy.mapping.engine import VNextResponse
 from vnext_proxy.nova import operations as ops
 from vnext_proxy.server_groups import NOVA_POLICY, ServerGroup, group_view, slugify
@@ -30,7 +30,7 @@ async def _nova_group(req: Inbound, call: PlannedCall) -> Any:
 
 async def create_server_group(services: Services, req: Inbound) -> VNextResponse:
     project = ops.segment(req.match["project"], "project")
-    schema = without(link_schema(services.mappings, "server_group"), "project", required=["name"])
+    schema = request_schema(link_schema(services.mappings, "server_group"), url={"project": project}, required=["name"])
     body = check_body(await req.json(), schema)
     await services.projects.require(project, req.token, req.send)
     slug = slugify(body["name"])
