@@ -292,7 +292,7 @@ def only(problems: list[dict[str, str]]) -> dict[str, str]:
         # What Nova must have
         ({"type_id": None}, "servers[0].type_id", "a server type is required"),
         ({"type_id": "m1.huge"}, "servers[0].type_id", "no server type 'm1.huge'"),
-        ({"keypair_id": "theirs"}, "servers[0].keypair_id", "no keypair of yours 'theirs'"),
+        ({"keypair_id": "theirs"}, "servers[0].keypair_id", "no keypair of yours 'theirs': GET /keypairs lists yours"),
         ({"placement_id": "mars"}, "servers[0].placement_id", "no placement 'mars'"),
         ({"template_id": None}, "servers[0].template_id", "a server template (image) is required"),
         ({"template_id": "ubuntu"}, "servers[0].template_id", "no server template 'ubuntu'"),
@@ -407,7 +407,7 @@ def test_every_problem_of_every_server_at_once() -> None:
     assert check_launch(servers, facts()) == [
         {"field": "servers[0].hostname", "message": "'bad_name' is not a valid hostname"},
         {"field": "servers[0].type_id", "message": "no server type 'nope'"},
-        {"field": "servers[0].keypair_id", "message": "no keypair of yours 'nope'"},
+        {"field": "servers[0].keypair_id", "message": "no keypair of yours 'nope': GET /keypairs lists yours"},
         {"field": "servers[0].placement_id", "message": "no placement 'nope'"},
         {"field": "servers[1].hostname", "message": "a hostname is required (or defaults.hostname_pattern)"},
         {"field": "servers[1].user_data", "message": "user_data must be base64"},

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from vnext_proxy.mapping.jsonhome import build_json_home
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.yamlsource import InputError
@@ -285,3 +286,74 @@ actions:
     marked = actions.replace("admin_password: {type: string}", "admin_password: {type: string, writeOnly: true}")
     (tmp_path / "a.yaml").write_text(THING + "routes:" + GOOD_ROUTE + marked)
     assert load_mappings(tmp_path).actions["SET_PASSWORD"].secret_params == {"admin_password"}
+
+
+EXTENSION_ROUTE = """
+  - rel: gizmos
+    method: GET
+    uri: /gizmos/{gizmo_id}
+    summary: a gizmo
+    status: mapped
+    extension: the spec launches with a gizmo_id but has no gizmo resource
+    nova:
+      - method: GET
+        path: /flavors/{gizmo_id}
+        min_microversion: "2.1"
+    response: {object: thing, from_answer: nova.flavor}
+"""
+
+
+def test_an_extension_route_loads_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(THING + "routes:" + GOOD_ROUTE + EXTENSION_ROUTE)
+    spec_route, extension = load_mappings(tmp_path).routes
+    assert spec_route.extension is None
+    assert extension.extension == "the spec launches with a gizmo_id but has no gizmo resource"
+    assert extension.gap == ()
+
+
+def test_an_extension_claims_no_gap_row_and_is_served(tmp_path: Path) -> None:
+    """An extension is a route the spec lacks: it cannot also be a gap row of
+    the spec, nor a route the spec says vNext does without."""
+    both = EXTENSION_ROUTE.replace("    extension:", "    gap: Retrieve a thing\n    extension:")
+    found = problems(tmp_path, a=THING + "routes:" + both)
+    assert found == [
+        f"{tmp_path.name}/a.yaml:13: routes[0].extension: an extension is not in the spec, so it claims no gap row"
+    ]
+    refused = EXTENSION_ROUTE.replace("status: mapped", "status: not_applicable").replace(
+        "    nova:", "    not_applicable: {reason: not here, answer: 404, use_instead: nothing}\n    nova:"
+    )
+    found = problems(tmp_path, a=THING + "routes:" + GOOD_ROUTE + refused)
+    assert found == [
+        f"{tmp_path.name}/a.yaml:24: routes[1].extension: an extension is a route the proxy serves: not not_applicable"
+    ]
+
+
+def test_an_extension_is_no_call_the_gap_table_names(tmp_path: Path) -> None:
+    """GET /things/{id} is the gap table's own call (whatever its variable is
+    called): it is served by claiming its row, never as an extension."""
+    spec_call = EXTENSION_ROUTE.replace("/gizmos/{gizmo_id}", "/things/{gizmo_id}")
+    found = problems(tmp_path, a=THING + "routes:" + spec_call + "gap_rows:\n"
+                     "  - {gap: Retrieve a thing, status: planned, note: x}\n")  # fmt: skip
+    assert found == [
+        f"{tmp_path.name}/a.yaml:12: routes[0].extension: the spec has GET /things/{{id}} "
+        "(gap row 'Retrieve a thing'): claim that row instead"
+    ]
+
+
+def test_keypairs_are_an_extension(mappings: MappingSet) -> None:
+    """The spec launches with a keypair_id but has no keypair resource: the
+    proxy's keypair routes say so, claim no gap row, and render the keypair
+    object its published schema describes."""
+    routes = {(r.method, r.uri): r for r in mappings.routes if r.rel in ("keypairs", "keypair")}
+    assert set(routes) == {("GET", "/keypairs{?limit,marker}"), ("GET", "/keypairs/{keypair}")}
+    reason = "the spec requires keypair_id to launch but has no keypair resource"
+    assert {r.extension for r in routes.values()} == {reason}
+    assert all(r.gap == () and r.status == "mapped" for r in routes.values())
+    assert {r.handler for r in routes.values()} == {"list_keypairs", "get_keypair"}
+    fields = [f.name for f in mappings.objects["keypair"].fields]
+    assert fields == ["id", "name", "fingerprint", "type", "created_at"]
+    assert set(fields) <= set(mappings.schemas["keypair"]["properties"])
+    assert dict(mappings.objects["keypair"].links) == {"self": "/keypairs/{id}", "describedby": "/schemas/keypair"}
+    home = build_json_home(mappings)["resources"]
+    assert home["rel/keypairs"]["href-template"] == "/keypairs{?limit,marker}"
+    assert home["rel/keypair"]["href-template"] == "/keypairs/{keypair}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from vnext_proxy.config import Settings
-from vnext_proxy.execution import launch, server_groups, server_types, tasks
+from vnext_proxy.execution import keypairs, launch, server_groups, server_types, tasks
 from vnext_proxy.execution.context import Execute, Inbound, Services
 from vnext_proxy.execution.routes import NamedExecutor, RouteExecutor
 from vnext_proxy.mapping.engine import VNextResponse
@@ -29,6 +29,8 @@ NAMED: dict[str, Execute] = {
     "get_server_group": server_groups.get_server_group,
     "project_server_group": server_groups.project_server_group,
     "project_server_groups": server_groups.project_server_groups,
+    "list_keypairs": keypairs.list_keypairs,
+    "get_keypair": keypairs.get_keypair,
 }
 
 

@@ -301,6 +301,35 @@ _ROUTE = {
             "it looks the resource up): if the caller cannot see that either, the answer is 404, not 403.",
             {"type": "string", "pattern": "^/"},
         ),
+        "refuse_keys": described(
+            "Request-body keys the spec allows but Nova cannot carry out, by key: the status answered "
+            "(`answer`, e.g. 501) and why (`reason`, saying what to do instead). Checked before the body's "
+            "schema and before any Nova call, so nothing of such a request is applied.",
+            {
+                "type": "object",
+                "additionalProperties": described(
+                    "A body key refused: what is answered when a request has it.",
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["answer", "reason"],
+                        "properties": {
+                            "answer": described(
+                                "The status answered.", {"type": "integer", "minimum": 400, "maximum": 599}
+                            ),
+                            "reason": described(
+                                "What the answer says, and what to do instead.", {"type": "string", "minLength": 1}
+                            ),
+                        },
+                    },
+                ),
+            },
+        ),
+        "same_as_path": described(
+            "Request-body key -> path variable: a body key that repeats the path's (a PATCH body naming the "
+            "object's own `id`) must equal it (400 naming the key otherwise); absent is fine.",
+            {"type": "object", "additionalProperties": _NAME},
+        ),
         "requires_project": described(
             "A path variable naming a project the caller must be able to see (404 otherwise), checked "
             "before the calls.",
@@ -331,6 +360,12 @@ _ROUTE = {
             },
         ),
         "gap": described(_GAP_TEXT, _GAP),
+        "extension": described(
+            "This route is the proxy's own: neither revision of the spec has it, and this says why the "
+            "proxy adds it (the gap table's Extensions section prints it). An extension claims no gap "
+            "row, is served (not not_applicable), and is no call the gap table names.",
+            {"type": "string", "minLength": 1},
+        ),
         "errors": described(
             "Nova error status -> the status vNext answers instead (403 -> 404 hides what is not yours).",
             {

@@ -1,4 +1,5 @@
-"""The gap table, generated back from the mappings (``vnext-proxy mappings table``)."""
+"""The gap table, generated back from the mappings (``vnext-proxy mappings table``),
+then the routes the proxy adds to the spec (``extension:``), with their reasons."""
 
 from __future__ import annotations
 
@@ -35,7 +36,20 @@ def gap_table_markdown(mappings: MappingSet) -> str:
         ]
         out += lines
         out.append("")
+    out += _extensions(mappings)
     return "\n".join(out)
+
+
+def _extensions(mappings: MappingSet) -> list[str]:
+    """The routes the proxy adds to the spec (``extension:``), each with its reason."""
+    rows = [
+        " | ".join((f"`{r.method} {r.uri}`", _cell(r.summary), r.status, _cell(r.extension)))
+        for r in mappings.routes
+        if r.extension is not None
+    ]
+    if not rows:
+        return []
+    return ["### Extensions", "", "Served by | Summary | Status | Why (not in the spec)", "---|---|---|---", *rows, ""]
 
 
 def _cell(text: str) -> str:

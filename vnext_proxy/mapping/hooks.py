@@ -78,6 +78,16 @@ def server_keypair_id(server: Mapping[str, Any], ctx: RenderContext) -> str | No
 
 
 @field_hook
+def keypair_vnext_id(keypair: Mapping[str, Any], ctx: RenderContext) -> str | None:
+    """A keypair's id (the keypairs extension): the UUIDv5 of its owner and
+    name that a server launched with it shows as launch_keypair_id. Nova's
+    detail names the owner; the list does not, so the handler adds it."""
+    name = keypair.get("name")
+    owner = keypair.get("user_id")
+    return keypair_id(ctx.id_namespace, owner, name) if name and owner else None
+
+
+@field_hook
 def server_networking(server: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     """networking: one interface per MAC (eth0, eth1, ... in Nova's order) with
     its fixed addresses; floating and access IPs are the access addresses."""

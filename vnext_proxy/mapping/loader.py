@@ -137,6 +137,15 @@ def _path(text: str) -> tuple[str, ...]:
     return tuple(text.split("."))
 
 
+#: A call as the gap tables write it: `GET /servers/{id}`.
+_CALL_IN_TEXT = re.compile(r"`(GET|HEAD|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
+
+
+def _shape(uri: str) -> str:
+    """A path as a router sees it: no query, every variable alike."""
+    return re.sub(r"\{[^}]*\}", "{}", uri.split("{?", 1)[0])
+
+
 def _field_at(fields: tuple[FieldSpec, ...], path: tuple[str, ...]) -> FieldSpec | None:
     """The field at a key path of a rendered object (nested through ``fields``)."""
     spec = None
@@ -341,6 +350,14 @@ class _Builder:
             self.problems.append(doc.problem((*path, "auth"), "a route that calls Nova needs the caller's token"))
         if (status == "not_applicable") != ("not_applicable" in raw):
             self.problems.append(doc.problem(path, "status not_applicable and a not_applicable: reason go together"))
+        if "extension" in raw:
+            self._check_extension(doc, path, raw, uri)
+        for key in ("refuse_keys", "same_as_path"):
+            if key in raw and "request_schema" not in raw:
+                self.problems.append(doc.problem((*path, key), "the route takes no body (request_schema)"))
+        for body_key, var in raw.get("same_as_path", {}).items():
+            if var not in path_vars:
+                self.problems.append(doc.problem((*path, "same_as_path", body_key), f"'{var}' is not a path variable"))
         builds = calls or response.hook is not None or handler is not None or response.source == ("request",)
         if status != "not_applicable" and not builds:
             self.problems.append(doc.problem(path, "nothing would build the response: add nova calls or a hook"))
@@ -366,8 +383,26 @@ class _Builder:
             owner_probe=raw.get("owner_probe"),
             requires_project=raw.get("requires_project"),
             resolve=tuple(raw.get("resolve", {}).items()),
+            extension=raw.get("extension"),
+            refuse_keys=tuple((k, v["answer"], v["reason"]) for k, v in raw.get("refuse_keys", {}).items()),
+            same_as_path=tuple(raw.get("same_as_path", {}).items()),
         )
         return route if len(self.problems) == errors_before else None
+
+    def _check_extension(self, doc: YamlDocument, path: KeyPath, raw: dict[str, Any], uri: str) -> None:
+        """An extension is a route the spec lacks: it cannot also be one of the
+        spec's gap rows, or a route the spec says vNext does without."""
+        where = (*path, "extension")
+        if "gap" in raw:
+            self.problems.append(doc.problem(where, "an extension is not in the spec, so it claims no gap row"))
+        if raw["status"] == "not_applicable":
+            self.problems.append(doc.problem(where, "an extension is a route the proxy serves: not not_applicable"))
+        shape = _shape(uri)
+        for row in self.gap_rows.values():
+            for method, call in _CALL_IN_TEXT.findall(row.vnext_call):
+                if method == raw["method"] and _shape(call) == shape:
+                    reason = f"the spec has {method} {call} (gap row {row.purpose!r}): claim that row instead"
+                    self.problems.append(doc.problem(where, reason))
 
     def _template_vars(self, doc: YamlDocument, path: KeyPath, uri: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         try:

@@ -219,6 +219,15 @@ class Route:
     requires_project: str | None = None
     #: Route variables turned into Nova ids before the calls (name -> resolver).
     resolve: tuple[tuple[str, str], ...] = ()
+    #: Why the proxy serves a route neither revision of the spec has (its
+    #: ``extension:``); None for the spec's own routes.
+    extension: str | None = None
+    #: Body keys the spec allows but Nova cannot carry out: (key, status,
+    #: reason), answered before anything is sent.
+    refuse_keys: tuple[tuple[str, int, str], ...] = ()
+    #: Body keys that repeat a path variable (the spec's PATCH bodies name the
+    #: object's own id): (key, path variable); 400 unless equal.
+    same_as_path: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:

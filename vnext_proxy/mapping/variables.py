@@ -13,6 +13,8 @@ PATH_VARIABLE_KINDS: dict[str, str] = {
     "task_id": "uuid",
     "project": "project",
     "tag": "tag",
+    # A keypair's vNext id or its Nova name (a UUID is a valid name too).
+    "keypair": "keypair",
 }
 
 PROVIDED_VARIABLES: dict[str, str] = {
@@ -42,6 +44,8 @@ ROUTE_HANDLERS: dict[str, str] = {
     "get_server_group": "GET /server_groups/{id}",
     "project_server_group": "GET /projects/{project}/server_groups/{slug}",
     "project_server_groups": "GET /projects/{project}/server_groups",
+    "list_keypairs": "GET /keypairs: the caller's Nova keypairs, with the vNext ids their owner and names make",
+    "get_keypair": "GET /keypairs/{keypair}: one of them, by id or name, with Nova's created time",
 }
 
 #: Route variables a mapping may have turned from vNext ids into Nova ids

@@ -28,6 +28,17 @@ class CallerFacts:
 
     def __init__(self, ttl: float = 300.0) -> None:
         self._admin: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=ttl)
+        self._user: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=ttl)
+
+    def user_id(self, token: str) -> str | None:
+        """The token's Nova user id, if it was learnt (``learn_user_id``)."""
+        return self._user.get(token_digest(token))
+
+    def learn_user_id(self, token: str, user_id: str) -> None:
+        """Remember whose token this is, from an answer of Nova that names the
+        caller (a keypair's detail names its owner, who is the caller). A
+        token never changes hands, so what is learnt stays true."""
+        self._user[token_digest(token)] = user_id
 
     async def is_admin(self, token: str, send: Send) -> bool:
         key = token_digest(token)

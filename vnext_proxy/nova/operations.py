@@ -80,7 +80,8 @@ def _op(
 SERVERS = _op("servers", "GET", "/servers/detail")
 SERVER = _op("server", "GET", "/servers/{server_id}", server_id="uuid")
 FLAVORS = _op("flavors", "GET", "/flavors/detail")
-KEYPAIRS = _op("keypairs", "GET", "/os-keypairs")
+# A keypair's type (ssh, x509) is shown from 2.2.
+KEYPAIRS = _op("keypairs", "GET", "/os-keypairs", (2, 2))
 ZONES = _op("zones", "GET", "/os-availability-zone")
 CREATE_SERVER = _op("launch", "POST", "/servers")
 CREATE_FLAVOR = _op("flavor", "POST", "/flavors")
@@ -107,7 +108,7 @@ PROJECT_LIMITS = _op("limits", "GET", "/{project_id}/limits", project_id="projec
 LIMITS = _op("limits", "GET", "/limits")
 # Nova proxies images up to 2.35 only; a real cloud's Glance answers the same.
 IMAGE = _op("image", "GET", "/images/{image_id}", at="2.35", image_id="uuid")
-KEYPAIR = _op("keypair", "GET", "/os-keypairs/{keypair_name}", keypair_name="keypair")
+KEYPAIR = _op("keypair", "GET", "/os-keypairs/{keypair_name}", (2, 2), keypair_name="keypair")
 SERVER_GROUP = _op("server group", "GET", "/os-server-groups/{group_id}", group_id="uuid")
 DELETE_SERVER_GROUP = _op("server group", "DELETE", "/os-server-groups/{group_id}", group_id="uuid")
 FLAVOR = _op("flavor", "GET", "/flavors/{flavor_id}", flavor_id="flavor")

@@ -141,16 +141,18 @@ def check_launch(servers: list[dict[str, Any]], facts: NovaFacts) -> list[dict[s
             problems.add(f"{where}.hostname", f"{hostname!r} is also servers[{seen[hostname]}]'s hostname")
         else:
             seen[hostname] = i
-        for key, known, what in (
-            ("type_id", facts.flavors, "server type"),
-            ("keypair_id", facts.keypairs, "keypair of yours"),
-            ("placement_id", facts.zones, "placement"),
+        for key, known, what, hint in (
+            ("type_id", facts.flavors, "server type", ""),
+            # Keypairs are the proxy's extension (the spec has no keypair
+            # resource): say where their ids are found.
+            ("keypair_id", facts.keypairs, "keypair of yours", ": GET /keypairs lists yours"),
+            ("placement_id", facts.zones, "placement", ""),
         ):
             value = server.get(key)
             if key == "type_id" and value is None:
                 problems.add(f"{where}.type_id", "a server type is required")
             elif value is not None and value not in known:
-                problems.add(f"{where}.{key}", f"no {what} {shown(value)}")
+                problems.add(f"{where}.{key}", f"no {what} {shown(value)}{hint}")
         user_data = _user_data_problem(server.get("user_data"))
         if user_data is not None:
             problems.add(f"{where}.user_data", user_data)
