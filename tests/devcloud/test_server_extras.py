@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -98,6 +99,12 @@ async def test_placements_are_availability_zones(proxy: TestClient, nova_as) -> 
     assert nova["description"] == "available"
     by_id = await (await proxy.get(f"/placements/{nova['id']}", headers=MEMBER)).json()
     assert by_id == nova
+    # The later example's children link, as a query that works: Nova's zones
+    # have no children, so it lists none.
+    children = nova["_links"]["children"]["href"]
+    assert children == f"/placements?parent_placement={nova['id']}"
+    listed = await proxy.get(children, headers=MEMBER)
+    assert (listed.status, (await listed.json())["placements"]) == (200, [])
     assert (await proxy.get("/placements/nowhere", headers=MEMBER)).status == 404
     assert (await (await proxy.get("/placements?tag=x", headers=MEMBER)).json())["placements"] == []
 
@@ -105,21 +112,39 @@ async def test_placements_are_availability_zones(proxy: TestClient, nova_as) -> 
 async def test_patch_a_server(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
     change = {"hostname": "patched-1", "properties": {"role": "db", "tier": "2"}, "tags": ["pg"]}
     resp = await proxy.patch(f"/servers/{server_id}", json=change, headers=MEMBER)
-    assert resp.status == 200, await resp.text()
-    server = await resp.json()
+    assert (resp.status, await resp.read()) == (204, b""), await resp.text()  # the later revision's answer
+    server = await (await proxy.get(f"/servers/{server_id}", headers=MEMBER)).json()
     assert (server["hostname"], server["properties"], server["tags"]) == ("patched-1", change["properties"], ["pg"])
     nova = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
     assert nova["name"] == nova["OS-EXT-SRV-ATTR:hostname"] == "patched-1"
     assert nova["metadata"] == change["properties"]
     assert nova["tags"] == ["pg"]
-    # Only what is sent changes; an empty list clears.
-    only_tags = await (await proxy.patch(f"/servers/{server_id}", json={"tags": []}, headers=MEMBER)).json()
+    # Only what is sent changes; an empty list clears. The later revision's
+    # body names the server's own id, and may carry _links.
+    same = {"id": server_id, "tags": [], "_links": {"self": {"href": f"/servers/{server_id}"}}}
+    assert (await proxy.patch(f"/servers/{server_id}", json=same, headers=MEMBER)).status == 204
+    only_tags = await (await proxy.get(f"/servers/{server_id}", headers=MEMBER)).json()
     assert (only_tags["hostname"], only_tags["tags"], only_tags["properties"]) == (
         "patched-1",
         [],
         change["properties"],
     )
+    # A transfer to another project: Nova has no such operation. Nothing of
+    # the request is applied, not even its hostname.
+    moved = await proxy.patch(
+        f"/servers/{server_id}", json={"project_id": "a7728150a34f11e3a5e20800200c9a66", "hostname": "moved"},
+        headers=MEMBER,
+    )  # fmt: skip
+    assert moved.status == 501
+    error = (await moved.json())["error"]
+    assert error["field"] == "project_id"
+    assert "snapshot" in error["message"]
+    wrong_id = await proxy.patch(
+        f"/servers/{server_id}", json={"id": str(uuid.uuid4()), "hostname": "x"}, headers=MEMBER
+    )
+    assert (wrong_id.status, (await wrong_id.json())["error"]["field"]) == (400, "id")
     for bad, field in (({"hostname": "no_underscore"}, "hostname"), ({"flavor": "x"}, "flavor"), ({}, "body"),
+                       ({"id": server_id}, "body"),
                        ({"properties": {"k": 1}}, "properties.k")):  # fmt: skip
         refused = await proxy.patch(f"/servers/{server_id}", json=bad, headers=MEMBER)
         assert refused.status == 400, bad

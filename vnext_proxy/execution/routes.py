@@ -9,7 +9,7 @@ paged by Nova or in the proxy, filtered by Nova or here, scanned at most
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,23 @@ class _KeptListing:
     size: int
 
 
+def _checked_body(route: Route, body: Any, match: Mapping[str, str]) -> Any:
+    """The body, refused before anything is sent if it asks what Nova cannot
+    do (refuse_keys), repeats a path variable with another value
+    (same_as_path), or does not match the route's schema."""
+    if isinstance(body, dict):
+        for key, status, reason in route.refuse_keys:
+            if key in body:
+                raise VNextError(status, reason, field=key)
+        for key, var in route.same_as_path:
+            if key in body and body[key] != match[var]:
+                raise VNextError(
+                    400, f"{key} must be this {var.replace('_', ' ')} (the path's), or left out", field=key
+                )
+    assert route.request_schema is not None
+    return check_body(body, route.request_schema)
+
+
 class RouteExecutor:
     """Serves one mapping route. Holds the route; parses nothing per request."""
 
@@ -105,7 +122,7 @@ class RouteExecutor:
             assert resolver == "flavor"  # the loader allows no other
             variables[name] = await services.flavors.resolve(variables[name], req.send)
         if route.request_schema is not None:
-            variables["body"] = check_body(await req.json(), route.request_schema)
+            variables["body"] = _checked_body(route, await req.json(), req.match)
         if self.provided:
             variables.update(
                 await services.caller.variables(self.provided, req.token, lambda c: self._send(req, c, ok={403}))
