@@ -40,10 +40,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
+from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.devcloud.process import DevCloudProcess
-from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.mapping.model import MappingSet, Route
 from vnext_proxy.web.app import create_app
@@ -121,18 +120,18 @@ async def make_things(proxy: Proxy, admin: Proxy, nova: str, session: aiohttp.Cl
     placements = (await proxy.ok("GET", "/placements"))["placements"]
     if placements:
         values["placement"] = placements[0]["id"]
-    # vNext has no keypair API: the keypair is made on Nova, as the demo does.
+    # Neither spec revision can make a keypair: it is made on Nova, as the demo does.
     key = {"keypair": {"name": f"calls-{tag}", "public_key": PUBLIC_KEY}}
     async with session.post(f"{nova}/os-keypairs", json=key, headers={**proxy.headers, **MV}) as resp:
         if resp.status >= 300:
             raise RuntimeError(f"keypair: {resp.status} {await resp.text()}")
-        user_id = (await resp.json())["keypair"]["user_id"]
+    values["keypair"] = (await proxy.ok("GET", f"/keypairs/calls-{tag}"))["id"]
     tiny = (await proxy.ok("GET", "/server_types/m1.tiny"))["id"]
     launch = {
         "defaults": {
             "type_id": tiny,
             "template_id": IMAGE,
-            "keypair_id": keypair_id(DEFAULT_ID_NAMESPACE, user_id, f"calls-{tag}"),
+            "keypair_id": values["keypair"],
         },
         "servers": [{"hostname": f"calls-{tag}"}],
     }

@@ -11,10 +11,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
+from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.devcloud.process import DevCloudProcess
-from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.web.app import create_app
 
@@ -89,19 +88,23 @@ DEMO_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLe
 async def _task_tour(base: str, nova_endpoint: str) -> str:
     headers = {"X-Auth-Token": TOKEN}
     async with aiohttp.ClientSession(headers=headers) as session:
-        # vNext has no keypair API (keypairs are the Identity side's); the
-        # demo makes one on Nova, then launches through the proxy.
+        # Neither spec revision can make a keypair: the demo makes one on
+        # Nova, finds its vNext id with the proxy's GET /keypairs extension,
+        # then launches through the proxy.
         name = f"demo-{uuid.uuid4().hex[:6]}"
         key = {"keypair": {"name": name, "public_key": DEMO_PUBLIC_KEY}}
         async with session.post(nova_endpoint + "/os-keypairs", json=key, headers=MV) as resp:
-            user_id = (await resp.json())["keypair"]["user_id"]
+            resp.raise_for_status()
+        print(f"# Find its id: GET /keypairs/{name}")
+        async with session.get(f"{base}/keypairs/{name}") as resp:
+            keypair_id = (await resp.json())["id"]
         async with session.get(f"{base}/server_types/m1.tiny") as resp:
             type_id = (await resp.json())["id"]
         launch = {
             "defaults": {
                 "type_id": type_id,
                 "template_id": IMAGE,
-                "keypair_id": keypair_id(DEFAULT_ID_NAMESPACE, user_id, name),
+                "keypair_id": keypair_id,
                 "hostname_pattern": "demo-%(rand_num)4d",
             },
             "servers": [{}],
