@@ -1,5 +1,6 @@
-"""Every task action, through the proxy, against devcloud: each task must end COMPLETED, and Nova itself
-(read directly with openstacksdk at 2.100) must show the action's effect.
+"""Every task action, through the proxy, against devcloud: each task must end COMPLETED, show its steps as items
+(at least one, each within the task), and Nova itself (read directly with openstacksdk at 2.100) must show the
+action's effect.
 
 One server (project A, m1.tiny, networks auto) is launched for the whole module and walked through every
 action in order, a few actions per test; the tests share it and must run in file order. Each test gets a
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from task_items_checks import checked_items
 
 from vnext_proxy.config import Settings
 
@@ -76,6 +78,8 @@ async def wait_task(proxy: TestClient, task: dict[str, Any], token: str, within:
         assert resp.status == 200, await resp.text()
         task = await resp.json()
     assert task["state"] in FINAL, task
+    # Every task of the walk, whichever way it ended, shows its steps.
+    await checked_items(proxy, task, auth(token))
     return task
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from task_items_checks import checked_items
 
 from vnext_proxy.config import Settings
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.timeutil import parse_time, show_time
 from vnext_proxy.web.app import create_app
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
@@ -59,6 +64,21 @@ def vm_state(nova_as, server_id: str) -> str:  # type: ignore[no-untyped-def]
     return str(body["server"]["OS-EXT-STS:vm_state"])
 
 
+def nova_action(nova_as, server_id: str, request_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Nova's instance action for a task's call, as its owner reads it."""
+    resp = nova_as("devcloud-member-a").compute.get(
+        f"/servers/{server_id}/os-instance-actions/{request_id}", headers=MV
+    )
+    assert resp.status_code == 200, resp.text
+    action: dict[str, Any] = resp.json()["instanceAction"]
+    return action
+
+
+def shown(nova_time: str) -> str:
+    """A time of Nova's as vNext shows it (to the second)."""
+    return str(show_time(parse_time(nova_time)))
+
+
 async def test_a_failure_only_novas_action_shows_aborts_the_task(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
     # m1.xlarge (16 GB) fits no devcloud host: Nova accepts, then the
     # scheduler fails and the server goes straight back to ACTIVE, no fault.
@@ -68,12 +88,16 @@ async def test_a_failure_only_novas_action_shows_aborts_the_task(proxy: TestClie
     # A member sees which step failed; Nova shows why to admins only.
     assert final["reason"].startswith("Nova's cold_migrate step failed")
     assert vm_state(nova_as, server_id) == "active"
-    items = await (await proxy.get(f"/server_tasks/{task['id']}/items", headers=MEMBER)).json()
-    assert "ABORTED" in {i["state"] for i in items["items"]}
+    items = await checked_items(proxy, final, MEMBER)
+    assert "ABORTED" in {i["state"] for i in items}
+    # The failed step is Nova's: its scheduling event, which ended in error.
+    failed = {e["event"] for e in nova_action(nova_as, server_id, task["nova_request_id"])["events"]}
+    assert "conductor_migrate_server" in failed
+    assert {"action": "SCHEDULING", "state": "ABORTED"} in [{k: i[k] for k in ("action", "state")} for i in items]
 
 
 async def test_short_deadline_times_out(
-    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, server_id: str
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, server_id: str, nova_as
 ) -> None:  # type: ignore[no-untyped-def]
     hasty = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, default_deadline=0.1))
     proxy = await aiohttp_client(create_app(hasty, mappings))
@@ -81,6 +105,21 @@ async def test_short_deadline_times_out(
     final = await wait_final(proxy, task["id"])
     assert final["state"] == "TIMED_OUT"
     assert "deadline" in final["reason"]
+    # Nova has its action, so the task shows the step, as far as it went by the deadline.
+    items = await checked_items(proxy, final, MEMBER)
+    assert [i["action"] for i in items] == ["REBOOTING"]
+    assert {i["state"] for i in items} <= {"TIMED_OUT", "COMPLETED"}
+    reboot = nova_action(nova_as, server_id, task["nova_request_id"])
+    finished = [e["finish_time"] for e in reboot["events"]]
+    if not finished or None in finished or shown(max(finished)) > final["ended_at"]:
+        # Nova was still rebooting when the task timed out.
+        assert items[0]["state"] == "TIMED_OUT", (items, reboot)
+    for _ in range(60):  # let the reboot finish, for the tests after this one
+        if vm_state(nova_as, server_id) == "active" and None not in [
+            e["finish_time"] for e in nova_action(nova_as, server_id, task["nova_request_id"])["events"]
+        ]:
+            break
+        await asyncio.sleep(0.5)
 
 
 async def test_restarted_proxy_still_completes_the_task(
@@ -95,8 +134,18 @@ async def test_restarted_proxy_still_completes_the_task(
     final = await wait_final(second, task["id"], headers=READER)
     assert final["state"] == "COMPLETED"
     assert vm_state(nova_as, server_id) == "paused"
+    # Ended by a read (which never writes to Nova), it still shows its step,
+    # from Nova's instance action: no poll of the second proxy watched it.
+    [item] = await checked_items(second, final, READER)
+    assert item["action"] == "PAUSING"
+    paused = nova_action(nova_as, server_id, task["nova_request_id"])
+    assert item["started_at"] == max(shown(paused["start_time"]), final["created_at"])
+    assert item["ended_at"] == final["ended_at"] == shown(max(e["finish_time"] for e in paused["events"]))
+    # Read again, and by its creator: the same item, once.
+    assert await checked_items(second, final, MEMBER) == [item]
     resumed = await wait_final(second, (await start(second, server_id, {"action": "UNPAUSE"}))["id"])
     assert resumed["state"] == "COMPLETED"
+    await checked_items(second, resumed, MEMBER)
 
 
 async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
@@ -131,9 +180,13 @@ async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: 
         f"/server_tasks/{by_request[direct_id]['id']}", headers={"X-Auth-Token": "devcloud-member-b"}
     )
     assert hidden.status == 404
-    items = await (await proxy.get(f"/server_tasks/{ours['id']}/items", headers=MEMBER)).json()
-    assert [i["action"] for i in items["items"]] == ["POWERING_OFF"]
-    assert items["items"][0]["state"] == "COMPLETED"
+    items = await checked_items(proxy, ours, MEMBER)
+    assert [i["action"] for i in items] == ["POWERING_OFF"]
+    assert items[0]["state"] == "COMPLETED"
+    # The rebuilt task's items come from Nova's instance action, once.
+    rebuilt_items = await checked_items(proxy, by_request[direct_id], MEMBER)
+    assert [i["action"] for i in rebuilt_items] == ["POWERING_ON"]
+    assert await checked_items(proxy, by_request[direct_id], MEMBER) == rebuilt_items
     # Filters and paging.
     only = await (await proxy.get(f"/servers/{server_id}/tasks?state=ABORTED", headers=MEMBER)).json()
     assert all(t["state"] == "ABORTED" for t in only["tasks"])
@@ -145,9 +198,15 @@ async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: 
     assert (await bad.json())["error"]["field"] == "since"
 
 
-async def test_another_project_sees_no_tasks(proxy: TestClient, server_id: str) -> None:
+async def test_another_project_sees_no_tasks(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
     task = await start(proxy, server_id, {"action": "LOCK"})
     assert task["state"] == "COMPLETED"  # LOCK takes effect on Nova's reply
+    # No poll ever sees it: the step is Nova's API event, read on the reply.
+    [item] = await checked_items(proxy, task, MEMBER)
+    assert (item["action"], item["state"]) == ("LOCKING", "COMPLETED")
+    locked = nova_action(nova_as, server_id, task["nova_request_id"])
+    assert [e["event"] for e in locked["events"]] == ["api_lock"]
+    assert item["started_at"] == max(shown(locked["start_time"]), task["created_at"])
     await wait_final(proxy, (await start(proxy, server_id, {"action": "UNLOCK"}))["id"])
     other = {"X-Auth-Token": "devcloud-member-b"}
     for path in (f"/server_tasks/{task['id']}", f"/servers/{server_id}/tasks", f"/server_tasks/{task['id']}/items"):
@@ -155,3 +214,43 @@ async def test_another_project_sees_no_tasks(proxy: TestClient, server_id: str) 
         assert resp.status == 404, path
     resp = await proxy.post(f"/servers/{server_id}/tasks", json={"action": "REBOOT"}, headers=other)
     assert resp.status == 404
+
+
+#: The fast-build test's poll interval: far longer than devcloud takes to build
+#: a server (about a second), so no poll sees a build step.
+SLOW_POLL = 10.0
+
+
+async def test_a_build_faster_than_a_poll_shows_one_item_spanning_novas_action(
+    aiohttp_client: Any, proxy_settings: Settings, mappings: MappingSet, nova_as: Any, forget_servers: Any
+) -> None:
+    slow = dataclasses.replace(proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, poll_interval=SLOW_POLL))
+    before = time.monotonic()  # the poller's first cycle runs at start-up, its next SLOW_POLL later
+    proxy = await aiohttp_client(create_app(slow, mappings))
+    types = (await (await proxy.get("/server_types?limit=1000", headers=MEMBER)).json())["server_types"]
+    tiny = next(t["id"] for t in types if t["name"] == "m1.tiny")
+    body = {"servers": [{"hostname": f"fast-{uuid.uuid4().hex[:6]}", "type_id": tiny, "template_id": IMAGE}]}
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=MEMBER)
+    assert resp.status == 202, await resp.text()
+    [launched] = await resp.json()
+    try:
+        task_id = launched["_links"]["rel/server_task"]["href"].rsplit("/", 1)[1]
+        for _ in range(int(SLOW_POLL / 0.5)):
+            if vm_state(nova_as, launched["id"]) != "building":
+                break
+            await asyncio.sleep(0.5)
+        # Built before the poller's second cycle could look: no poll saw a step.
+        assert time.monotonic() - before < SLOW_POLL, "devcloud built the server slower than the test assumes"
+        final = await wait_final(proxy, task_id, wait=SLOW_POLL + 30)
+        assert (final["action"], final["state"]) == ("CREATE", "COMPLETED"), final
+        [item] = await checked_items(proxy, final, MEMBER)
+        create = nova_action(nova_as, launched["id"], final["nova_request_id"])
+        assert create["action"] == "create"
+        last = max(create["events"], key=lambda e: e["finish_time"])
+        # Nova's build event names the step; the item spans the whole instance action.
+        assert item["id"] == str(uuid.uuid5(uuid.UUID(task_id), "compute__do_build_and_run_instance"))
+        assert (item["action"], item["state"]) == ("SPAWNING", "COMPLETED")
+        assert item["started_at"] == max(shown(create["start_time"]), final["created_at"])
+        assert item["ended_at"] == shown(last["finish_time"]) == final["ended_at"]
+    finally:
+        forget_servers([launched["id"]])

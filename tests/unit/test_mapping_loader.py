@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from vnext_proxy.mapping.jsonhome import build_json_home
-from vnext_proxy.mapping.loader import load_mappings
+from vnext_proxy.mapping.loader import load_mappings, packaged_mappings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.yamlsource import InputError
 
@@ -357,3 +359,23 @@ def test_keypairs_are_an_extension(mappings: MappingSet) -> None:
     home = build_json_home(mappings)["resources"]
     assert home["rel/keypairs"]["href-template"] == "/keypairs{?limit,marker}"
     assert home["rel/keypair"]["href-template"] == "/keypairs/{keypair}"
+
+
+def test_task_and_item_actions_must_be_in_the_published_enums(tmp_path: Path) -> None:
+    """A task action or item action the served schemas do not allow is refused, with where it is named."""
+    copy = tmp_path / "mappings"
+    shutil.copytree(str(packaged_mappings()), copy)
+    item_schema = copy / "schemas" / "server_task_item.json"
+    schema = json.loads(item_schema.read_text())
+    schema["properties"]["action"]["enum"].remove("LOCKING")
+    item_schema.write_text(json.dumps(schema))
+    task_schema = copy / "schemas" / "server_task.json"
+    schema = json.loads(task_schema.read_text())
+    schema["properties"]["action"]["enum"].remove("UNLOCK")
+    task_schema.write_text(json.dumps(schema))
+    with pytest.raises(InputError) as caught:
+        load_mappings(copy)
+    text = str(caught.value)
+    assert "mappings/server_tasks.yaml:" in text
+    assert "'LOCKING' is not an action schemas/server_task_item.json allows" in text
+    assert "'UNLOCK' is not an action schemas/server_task.json allows" in text

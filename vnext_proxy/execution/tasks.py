@@ -63,7 +63,9 @@ async def server_tasks(services: Services, req: Inbound) -> VNextResponse:
 async def task_items(services: Services, req: Inbound) -> VNextResponse:
     wanted = _history_query(req)
     task = await _visible_task(services, req)
-    items = await services.store.items_for_task(task.id)
+    # An ended task without items (rebuilt from Nova's history) gets them
+    # from its instance action: one Nova read, the first time only.
+    items = await services.tasks.items_of(task, req.send)
     views = [item_view(i) for i in wanted.keep(items)]
     return proxy_page("items", views, wanted.page, req.path, req.query, req.path_qs)
 

@@ -187,6 +187,8 @@ class _Builder:
         self.actions: dict[str, ActionSpec] = {}
         self.task_items: dict[str, str] = {}
         self.event_items: dict[str, str] = {}
+        #: Item actions the mappings name, and where: checked against the published schema.
+        self.item_refs: list[tuple[str, Problem]] = []
         # Checked once every file is read.
         self.object_refs: list[tuple[str, Problem]] = []
         # Where each list filter is, by its route.
@@ -232,7 +234,9 @@ class _Builder:
                     )
                 )
             self.task_items.update(items)
+            self.item_refs += [(v, doc.problem(("task_items", "map", k), "")) for k, v in items.items() if v]
         self.event_items.update(doc.data.get("event_items", {}))
+        self.item_refs += [(v, doc.problem(("event_items", k), "")) for k, v in doc.data.get("event_items", {}).items()]
         for i, raw in enumerate(doc.data.get("gap_rows", [])):
             path = ("gap_rows", i)
             purposes = self._gap(doc, (*path, "gap"), raw["gap"])
@@ -537,6 +541,7 @@ class _Builder:
         )
 
     def finish(self) -> MappingSet:
+        self._check_action_enums()
         for name, where in self.object_refs:
             if name not in self.objects:
                 self.problems.append(Problem(where.file, where.line, where.where, f"unknown object '{name}'"))
@@ -602,6 +607,21 @@ class _Builder:
                         filt = dataclasses.replace(filt, to_nova=_inverted(spec))
                 filters.append(filt)
             self.routes[i] = dataclasses.replace(route, response=dataclasses.replace(response, filters=tuple(filters)))
+
+    def _check_action_enums(self) -> None:
+        """What a task or an item can be named is what the published schemas allow."""
+        for schema_name, named in (
+            ("server_task", [(name, a.source) for name, a in self.actions.items()]),
+            ("server_task_item", [(v, Source(w.file, w.line)) for v, w in self.item_refs]),
+        ):
+            allowed = ((self.schemas.get(schema_name) or {}).get("properties", {}).get("action") or {}).get("enum")
+            if allowed is None:
+                continue
+            for value, source in named:
+                if value not in allowed:
+                    where = source or Source("mappings", 0)
+                    message = f"{value!r} is not an action {SCHEMA_DIR}/{schema_name}.json allows"
+                    self.problems.append(Problem(where.file, where.line, value, message))
 
     def _check_collisions(self) -> None:
         seen: dict[tuple[str, str], Route] = {}

@@ -24,7 +24,7 @@ from vnext_proxy.nova.caller import token_digest
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.stores import Store
 from vnext_proxy.tasks import rules
-from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, WAITING, Task, TaskItem
+from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, WAITING, Task, TaskItem
 from vnext_proxy.templates import compile_template
 from vnext_proxy.validation import check_body
 
@@ -121,14 +121,21 @@ class TaskEngine:
         if not variant.sync:
             self._tokens[task.id] = token
         accepted = self.clock()
-        return await self._amend(
+        # Nova records who made the call in its instance action.
+        action = await self._get_action(server_id, answer.request_id, send)
+        saved = await self._amend(
             task,
             request_id=answer.request_id,
             deadline_at=accepted + deadline,
-            created_by=await self._caller_id(server_id, answer, send),
+            created_by=action.get("user_id") if action else None,
             state=COMPLETED if variant.sync else RUNNING,
             ended_at=accepted if variant.sync else None,
         )
+        if variant.sync and saved.is_final:
+            # Done on Nova's reply: no poll will see a step, so the action
+            # just read shows what Nova did.
+            await self._finish_items(saved, send, action)
+        return saved
 
     async def _flavor(self, wanted: str, param: str, send: Send) -> str:
         try:
@@ -207,11 +214,6 @@ class TaskEngine:
                 break
         raise VNextError(409, f"the server has no completed {reverted} to revert")
 
-    async def _caller_id(self, server_id: str, answer: NovaAnswer, send: Send) -> str | None:
-        """Nova records who made the call in its instance action."""
-        action = await self._get_action(server_id, answer.request_id, send)
-        return action.get("user_id") if action else None
-
     # -- advancing --------------------------------------------------------
 
     async def advance(
@@ -237,8 +239,6 @@ class TaskEngine:
         if verdict.next_step == rules.FETCH_ACTION:
             action = await self._get_action(task.server_id, task.request_id, send)
             verdict = rules.assess(task, variant, server, action, now)
-            if action is not None and verdict.state != RUNNING:
-                await self._items_from_events(task, action)
             if action is not None and task.created_by is None:
                 known_by = replace(task, created_by=action.get("user_id"))
         updated = known_by
@@ -250,14 +250,19 @@ class TaskEngine:
         if server is not None:
             updated = await self._track_items(updated, server.get("OS-EXT-STS:task_state"), now)
         if verdict.state != RUNNING:
-            return await self._end(task, updated, verdict, rules.end_time(task, verdict, server, action, now))
+            ended_at = rules.end_time(task, verdict, server, action, now)
+            return await self._end(task, updated, verdict, ended_at, send=send, action=action, server=server)
         if updated == task:
             return task
         return await self._save(replace(updated, updated_at=now))
 
-    async def abort(self, task: Task, reason: str) -> Task:
-        """End a task ABORTED for a reason of the proxy's (a launch rolled back)."""
-        return await self._end(task, task, rules.Verdict(ABORTED, reason), self.clock())
+    async def abort(self, task: Task, reason: str, send: Send | None = None) -> Task:
+        """End a task ABORTED for a reason of the proxy's (a launch rolled
+        back). Its items come from Nova's action, read with ``send`` or else
+        the creator's token, if held (Nova lists a deleted server's actions)."""
+        if send is None and (token := self._tokens.get(task.id)) is not None:
+            send = self.sender(token)
+        return await self._end(task, task, rules.Verdict(ABORTED, reason), self.clock(), send=send)
 
     async def expire_overdue(self, task: Task) -> Task:
         """TIMED_OUT if past its deadline, without asking Nova anything: for
@@ -268,9 +273,21 @@ class TaskEngine:
         verdict = rules.overdue(task, now)
         return task if verdict is None else await self._end(task, task, verdict, now)
 
-    async def _end(self, task: Task, updated: Task, verdict: rules.Verdict, ended_at: datetime) -> Task:
+    async def _end(
+        self,
+        task: Task,
+        updated: Task,
+        verdict: rules.Verdict,
+        ended_at: datetime,
+        *,
+        send: Send | None = None,
+        action: dict[str, Any] | None = None,
+        server: dict[str, Any] | None = None,
+    ) -> Task:
         """Save the task's end; ``ended_at`` is when Nova finished (the
-        proxy's own time only for a deadline)."""
+        proxy's own time only for a deadline). Then its items: ``send``
+        reads Nova's instance action when no poll saw a step and ``action``
+        (already read) is None; without it, the items there are only closed."""
         now = self.clock()
         ended = await self._save(
             replace(
@@ -283,7 +300,7 @@ class TaskEngine:
             )
         )
         if ended.state == verdict.state:
-            await self._close_items(ended, now)
+            await self._finish_items(ended, send, action, server)
             because = f": {verdict.reason}" if verdict.reason else ""
             log.info("task %s (%s) %s%s", task.id, task.action, verdict.state, because)
         return ended
@@ -318,47 +335,77 @@ class TaskEngine:
             return task
         await self._close_items(task, now, state=COMPLETED)
         name = rules.item_action(task_state, self.mappings.task_items)
-        if name is not None:
+        if name is not None and task_state is not None:
             # One item per Nova task_state: whoever sees it first (a replica, a
             # reader), the same id, so it is never added twice.
-            item_id = uuid.uuid5(uuid.UUID(task.id), f"task_state:{task_state}")
-            await self.store.save_item(TaskItem(str(item_id), task.id, name, RUNNING, now, now))
+            item_id = rules.polled_item_id(task, task_state)
+            await self.store.save_item(TaskItem(item_id, task.id, name, RUNNING, now, now))
         return replace(task, last_task_state=task_state)
 
-    async def _items_from_events(self, task: Task, action: dict[str, Any]) -> None:
-        """Nova's finished events name the steps the poller may have missed."""
+    async def items_of(self, task: Task, send: Send) -> list[TaskItem]:
+        """A task's items, oldest first. An ended task that has none (one
+        rebuilt from Nova's history, or timed out while Nova could not be
+        read) gets them now from Nova's instance action, read with ``send``."""
         items = await self.store.items_for_task(task.id)
-        by_action = {i.action: i for i in items}
-        for event in sorted(action.get("events") or [], key=lambda e: e.get("start_time") or ""):
-            name = self.mappings.event_items.get(event.get("event", ""))
-            if name is None:
-                continue
-            known = by_action.get(name)
-            if known is not None:
-                if known.nova_event is None:
-                    await self.store.save_item(replace(known, nova_event=event["event"]))
-                continue
-            started = rules.nova_time(event.get("start_time")) or task.created_at
-            ended = rules.nova_time(event.get("finish_time"))
-            state = {"Success": COMPLETED, "Error": ABORTED}.get(event.get("result") or "", RUNNING)
-            item = TaskItem(
-                str(uuid.uuid5(uuid.UUID(task.id), event["event"])),
-                task.id,
-                name,
-                state,
-                started,
-                started,
-                ended,
-                event["event"],
-            )
-            by_action[name] = item
-            await self.store.save_item(item)
+        if items or not task.is_final:
+            return items
+        return sorted(await self._finish_items(task, send), key=lambda i: (i.created_at, i.id))
 
-    async def _close_items(self, task: Task, now: datetime, state: str | None = None) -> None:
-        final = state or {COMPLETED: COMPLETED, ABORTED: ABORTED, TIMED_OUT: TIMED_OUT}.get(task.state, COMPLETED)
+    async def _finish_items(
+        self,
+        task: Task,
+        send: Send | None,
+        action: dict[str, Any] | None = None,
+        server: dict[str, Any] | None = None,
+    ) -> list[TaskItem]:
+        """An ended task's items, every one ended and within the task: the
+        steps polls saw, and those of Nova's instance action that they
+        missed. When no poll saw a step, Nova's action is read (unless it
+        was), so that the task still shows what Nova did, from the action's
+        start to its finish. Deterministic (ids, and times from Nova's action
+        and the stored task): a replica or a reader doing it again changes
+        nothing. Only the items are written here, never Nova."""
+        stored = {item.id: item for item in await self.store.items_for_task(task.id)}
+        items = list(stored.values())
+        polled = {rules.polled_item_id(task, state) for state in self.mappings.task_items}
+        saw_step = any(item.id in polled for item in items)
+        if action is None and not saw_step and send is not None:
+            action = await self._read_action_for_items(task, send)
+        if action is not None:
+            # The step Nova showed last, for an action none of whose events names one.
+            shown = (server or {}).get("OS-EXT-STS:task_state") or task.last_task_state
+            fallback = rules.item_action(shown, self.mappings.task_items)
+            known = {item.action: item for item in items}
+            for item in rules.action_items(
+                task, action, self.mappings.event_items, span=not saw_step, fallback=fallback
+            ):
+                same = known.get(item.action)
+                if same is None:
+                    known[item.action] = item
+                    items.append(item)
+                elif same.nova_event is None and item.nova_event is not None:
+                    # A step a poll saw, and the event behind it.
+                    items[items.index(same)] = known[item.action] = replace(same, nova_event=item.nova_event)
+        framed = {item.id: item for item in rules.frame_items(task, items)}
+        final = [framed.get(item.id, item) for item in items]
+        for item in final:
+            if stored.get(item.id) != item:
+                await self.store.save_item(item)
+        return final
+
+    async def _read_action_for_items(self, task: Task, send: Send) -> dict[str, Any] | None:
+        """Nova's instance action, or None: the task has ended already, so
+        Nova failing now costs it only the items it would have shown."""
+        try:
+            return await self._get_action(task.server_id, task.request_id, send)
+        except VNextError as exc:
+            log.info("task %s: Nova's instance action could not be read for its items (%s)", task.id, exc.message)
+            return None
+
+    async def _close_items(self, task: Task, now: datetime, state: str) -> None:
         for item in await self.store.items_for_task(task.id):
             if item.ended_at is None:
-                await self.store.save_item(replace(item, state=final, ended_at=now))
+                await self.store.save_item(replace(item, state=state, ended_at=now))
 
     # -- tokens -----------------------------------------------------------
 

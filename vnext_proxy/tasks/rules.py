@@ -7,12 +7,13 @@ signs and a deadline; unlike it, each decision is one step, so the poller
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from vnext_proxy.mapping.model import ActionVariant
-from vnext_proxy.tasks.model import ABORTED, COMPLETED, RUNNING, TIMED_OUT, Task
+from vnext_proxy.tasks.model import ABORTED, COMPLETED, FINAL_STATES, RUNNING, TIMED_OUT, Task, TaskItem
 from vnext_proxy.timeutil import parse_time
 
 FETCH_ACTION = "fetch_action"
@@ -153,3 +154,90 @@ def _last_line(text: Any) -> str | None:
 def item_action(task_state: str | None, items: dict[str, str]) -> str | None:
     """The vNext task item a Nova task_state shows as."""
     return items.get(task_state) if task_state else None
+
+
+def action_items(
+    task: Task, action: dict[str, Any], event_items: dict[str, str], *, span: bool, fallback: str | None
+) -> list[TaskItem]:
+    """The steps Nova's instance action recorded, as items of ``task`` (which
+    has ended): one per item action its events map to (``event_items``),
+    from the first such event's start to the last one's finish.
+
+    ``span``: no poll saw a step, so these items are all the task shows and
+    must account for the whole action: the first starts when Nova recorded
+    the action, and when no event names a step, one item named ``fallback``
+    (None: none) spans it. An event still unfinished at the task's end did
+    not finish within the task: its item is left open, for ``frame_items``.
+    Ids are derived from the task and the event (or the action), so two
+    replicas, or the same one twice, write the same items."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    events = [e for e in action.get("events") or [] if isinstance(e, dict)]
+    for event in sorted(events, key=lambda e: nova_time(e.get("start_time")) or task.created_at):
+        name = event_items.get(str(event.get("event")))
+        if name is not None:
+            by_name.setdefault(name, []).append(event)
+    started = nova_time(action.get("start_time")) or task.created_at
+    items = [_step_item(task, name, steps) for name, steps in by_name.items()]
+    if span and items:
+        first = items[0]
+        if started < first.started_at:
+            items[0] = replace(first, created_at=started, started_at=started)
+    elif span and fallback is not None:
+        failed = action.get("message") == "Error" or any(e.get("result") == "Error" for e in events)
+        ended = _finished_by(task, events) if events else None
+        state = ABORTED if failed else COMPLETED if ended is not None else RUNNING
+        key = f"instance-action:{action.get('request_id')}"
+        items.append(TaskItem(_item_id(task, key), task.id, fallback, state, started, started, ended))
+    return items
+
+
+def _step_item(task: Task, name: str, events: list[dict[str, Any]]) -> TaskItem:
+    """One item for the events (oldest first) that show as ``name``."""
+    first = str(events[0]["event"])
+    started = nova_time(events[0].get("start_time")) or task.created_at
+    ended = _finished_by(task, events)
+    failed = any(e.get("result") == "Error" for e in events)
+    state = ABORTED if failed else COMPLETED if ended is not None else RUNNING
+    return TaskItem(_item_id(task, first), task.id, name, state, started, started, ended, first)
+
+
+def _finished_by(task: Task, events: list[dict[str, Any]]) -> datetime | None:
+    """When the last of ``events`` finished, if all did by the task's end."""
+    finished = [nova_time(e.get("finish_time")) for e in events]
+    done = [t for t in finished if t is not None and (task.ended_at is None or t <= task.ended_at)]
+    return max(done) if done and len(done) == len(finished) else None
+
+
+def frame_items(task: Task, items: list[TaskItem]) -> list[TaskItem]:
+    """The items of an ended task, each ended, within the task's own span:
+    those that changed. An item still open ends with the task, in its state
+    (unless it already had a final one, from a failed event); the times of
+    the others are kept, except where they fall outside the task, as Nova's
+    and the proxy's clocks may differ a little, and a poll may see a step
+    end after Nova finished the action."""
+    low = task.created_at
+    high = max(task.ended_at or low, low)
+
+    def inside(when: datetime) -> datetime:
+        return min(max(when, low), high)
+
+    framed = []
+    for item in items:
+        ended = inside(item.ended_at) if item.ended_at is not None else high
+        state = item.state if item.ended_at is not None or item.state in FINAL_STATES else task.state
+        started = min(inside(item.started_at), ended)
+        moved = replace(
+            item, state=state, created_at=min(inside(item.created_at), ended), started_at=started, ended_at=ended
+        )
+        if moved != item:
+            framed.append(moved)
+    return framed
+
+
+def polled_item_id(task: Task, task_state: str) -> str:
+    """The id of the item a poll records for a Nova task_state."""
+    return _item_id(task, f"task_state:{task_state}")
+
+
+def _item_id(task: Task, key: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(task.id), key))
