@@ -1,9 +1,10 @@
-"""The ``vnext-proxy`` command: serve, devcloud, demo, mappings."""
+"""The ``vnext-proxy`` command: serve, devcloud, demo, mappings, openapi."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import logging
 import os
 import subprocess
@@ -56,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--update-readme", type=Path, metavar="README", help="with table: replace the table between its markers"
     )
 
+    openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document (JSON) that GET /openapi.json serves")
+    openapi.add_argument(
+        "--dir", type=Path, default=None, help="a mappings directory (default: the mappings shipped in the package)"
+    )
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -68,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vnext_proxy.demo import run_demo
 
             return run_demo(proxy_port=args.port, nova_port=args.nova_port, once=args.once)
+        if args.command == "openapi":
+            from vnext_proxy.mapping.openapi import build_openapi
+
+            print(json.dumps(build_openapi(load_mappings(args.dir)), indent=2))
+            return 0
         if args.action == "reference":
             from vnext_proxy.mapping.formatdoc import render_format_reference
 

@@ -17,6 +17,7 @@ from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.jsonhome import build_json_home
 from vnext_proxy.mapping.model import MappingSet
+from vnext_proxy.mapping.openapi import build_openapi
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,13 @@ def server_block_devices(server: Mapping[str, Any], ctx: RenderContext) -> list[
 def json_home(ctx: BodyContext) -> dict[str, Any]:
     """GET / : the JSON-Home document, generated from the routes themselves."""
     return build_json_home(ctx.mappings)
+
+
+@body_hook
+def openapi_document(ctx: BodyContext) -> dict[str, Any]:
+    """GET /openapi.json: the OpenAPI 3.1 document, generated from the routes
+    and the published schemas, for client generators and API fuzzers."""
+    return build_openapi(ctx.mappings)
 
 
 @body_hook
