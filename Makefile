@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # too. `make test-unit PY=3.12` does the same on another.
 PY ?= 3.13
 
-.PHONY: demo test lint setup test-unit clean
+.PHONY: demo test lint setup test-unit clean system-packages
 
 setup: $(STAMP)
 
@@ -26,9 +26,15 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vnext-proxy mappings check
 
+# What the tests need from the system, beyond Python: tmux, the real terminal
+# the vnext CLI's live progress display is read from (Debian's package).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-packages:
+	@command -v tmux >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux; }
+
 # Every test, on $(PYTHON): the tests against devcloud include one that builds
 # the wheel and runs it from a fresh virtualenv outside the checkout.
-test: lint
+test: lint system-packages
 	$(VENV)/bin/pytest
 	$(MAKE) test-unit PY=$(PY)
 

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tasks",),
     ("execution",),
     ("web",),
-    ("cli", "demo", "selfcheck", "devcloud", "__main__"),
+    ("cli", "client", "demo", "selfcheck", "devcloud", "__main__"),
 )
 #: Within the second layer each part stands alone: the pure mapping engine
 #: does no I/O, Nova I/O knows nothing of mappings, the store neither.

@@ -1,0 +1,5 @@
+import sys
+
+from vnext_proxy.client.cli import main
+
+sys.exit(main())
