@@ -68,6 +68,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "microversion": {"type": "string", "pattern": r"^2\.[0-9]{1,3}$"},
+                "passthrough": {"type": "boolean"},
                 "timeouts": {
                     "type": "object",
                     "additionalProperties": False,
@@ -134,6 +135,9 @@ class NovaSettings:
     microversion: str = "2.100"
     connect_timeout: float = 5.0
     request_timeout: float = 30.0
+    #: Serve Nova's own API unchanged under /v2.1 (and its version list
+    #: under /compute/) beside vNext's routes: one endpoint for both.
+    passthrough: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,7 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
             microversion=nova.get("microversion", NovaSettings.microversion),
             connect_timeout=float(timeouts.get("connect", NovaSettings.connect_timeout)),
             request_timeout=float(timeouts.get("request", NovaSettings.request_timeout)),
+            passthrough=nova.get("passthrough", NovaSettings.passthrough),
         ),
         host=raw.get("listen", {}).get("host", Settings.host),
         port=raw.get("listen", {}).get("port", Settings.port),

@@ -34,6 +34,7 @@ from vnext_proxy.web.observability import (
     observe_middleware,
     timeout_middleware,
 )
+from vnext_proxy.web.passthrough import add_passthrough_routes
 
 #: The POSTs that make Nova act: a retry with the same Idempotency-Key acts once.
 IDEMPOTENT = frozenset({"start_task", "launch_servers"})
@@ -59,6 +60,8 @@ def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
         if route.handler in IDEMPOTENT:
             handler = idempotent(handler)
         app.router.add_route(route.method, route.path, handler, name=f"{route.rel}:{route.method}")
+    if settings.nova.passthrough:
+        add_passthrough_routes(app)
     return app
 
 
