@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from helpers import refused_port
 from jsonschema import Draft4Validator, Draft202012Validator
+from multidict import MultiDict
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from unit.test_spec_schemas import EXAMPLES, SCHEMAS
 from unit.test_spec_statuses import HANDLER_STATUSES
@@ -23,6 +24,8 @@ from unit.test_spec_statuses import HANDLER_STATUSES
 from vnext_proxy.cli import main
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.errors import VNextError
+from vnext_proxy.execution import tasks
+from vnext_proxy.execution.paging import page_query
 from vnext_proxy.execution.schemas import link_schema
 from vnext_proxy.mapping.hooks import BODY_HOOKS
 from vnext_proxy.mapping.model import MappingSet, Route
@@ -30,6 +33,8 @@ from vnext_proxy.mapping.openapi import (
     HANDLER_ANSWERS,
     HOOK_BODIES,
     IDEMPOTENT_HANDLERS,
+    MAX_LIMIT_PARAMETER,
+    TASK_STATES,
     build_openapi,
     from_draft04,
     task_component,
@@ -189,12 +194,28 @@ def test_path_and_query_parameters_are_the_uri_templates(mappings: MappingSet, d
         assert all(p["required"] for p in parameters if p["in"] == "path")
         assert [p["name"] for p in parameters if p["in"] == "query"] == list(route.query_vars)
     servers = {p["name"]: p for p in operation(doc, _route(mappings, "GET", "/servers"))["parameters"]}
-    assert servers["limit"]["schema"] == {"type": "integer", "minimum": 1}
-    # A filter may be repeated (any of its values).
+    assert servers["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT_PARAMETER}
+    # A filter may be repeated (any of its values); since is a time.
     assert servers["virt_state"]["schema"]["type"] == "array"
+    assert servers["since"]["schema"]["items"]["format"] == "date-time"
+    # A task listing's state is one of the task states, repeatable; its since a time.
+    history = {
+        p["name"]: p for p in operation(doc, _route(mappings, "GET", "/servers/{server_id}/tasks"))["parameters"]
+    }
+    assert history["state"]["schema"] == {"type": "array", "items": {"type": "string", "enum": list(TASK_STATES)}}
+    assert history["since"]["schema"]["format"] == "date-time"
     console = operation(doc, _route(mappings, "GET", "/servers/{server_id}/consoles/{type}"))
     kinds = {p["name"]: p["schema"] for p in console["parameters"]}
     assert kinds["type"]["enum"] == ["novnc", "xvpvnc", "spice", "rdp"]
+
+
+def test_the_documented_query_bounds_are_the_proxys() -> None:
+    """schemathesis sends what the document allows: the proxy must take it."""
+    page_query(MultiDict(limit=str(MAX_LIMIT_PARAMETER)))
+    with pytest.raises(VNextError) as refused:
+        page_query(MultiDict(limit=str(MAX_LIMIT_PARAMETER + 1)))
+    assert refused.value.field == "limit"
+    assert set(TASK_STATES) == set(tasks._STATES)
 
 
 def _route(mappings: MappingSet, method: str, path: str) -> Route:
@@ -252,6 +273,10 @@ def test_each_route_lists_the_errors_it_can_answer(mappings: MappingSet, doc: di
     # A user share: Nova cannot, so 501 is the answer.
     user_share = operation(doc, _route(mappings, "PUT", "/server_types/{server_type}/shares/users/{user}"))
     assert sorted(user_share["responses"]) == ["400", "401", "403", "404", "409", "501", "502", "503"]
+    # A body asking for a user share is 501; reading or clearing the shares never is (schemathesis).
+    assert 501 in statuses("PUT", "/server_types/{server_type}/shares")
+    assert 501 not in statuses("GET", "/server_types/{server_type}/shares")
+    assert 501 not in statuses("DELETE", "/server_types/{server_type}/shares")
 
 
 def test_idempotent_routes_are_the_apps() -> None:

@@ -57,6 +57,12 @@ async def launch_servers(services: Services, req: Inbound) -> VNextResponse:
             raise await _roll_back(services, req.send, tasks, index, from_nova(answer.status, answer.body))
         server_id = answer.part("server", "id")
         task = await services.tasks.record_launch(server_id, project, answer.request_id, req.token)
+        launcher = services.caller.user_id(req.token)
+        if launcher is not None and task.created_by is None:
+            # Nova records the create action (which names the user) a moment
+            # later, but a task always names who made it (server_task requires
+            # created_by): the launcher is the caller, known from its keypair.
+            task = await services.store.save_task(dataclasses.replace(task, created_by=launcher)) or task
         tasks.append(task)
         launched.append(
             {
@@ -168,6 +174,9 @@ async def _facts(services: Services, req: Inbound, project: str, servers: list[d
         # A keypair's owner is only in its detail; all of these are the caller's.
         first = await send(ops.KEYPAIR(keypair_name=names[0]))
         user_id = first.part("keypair", "user_id") if first.ok else None
+        if isinstance(user_id, str):
+            # The launch's CREATE tasks name who made them from this (see launch_servers).
+            services.caller.learn_user_id(req.token, user_id)
         for name in names:
             keypairs[keypair_id(namespace, user_id, name)] = name
             keypairs[name] = name

@@ -18,6 +18,18 @@ from vnext_proxy.validation import check_body
 _NOT_FOUND = "No such server group, or it is not yours"
 
 
+def _view(group: ServerGroup) -> dict[str, Any]:
+    """The group as its published schema has it. What the group has no value
+    for is left out, not shown as null or empty: the schema's description is
+    a string, and its defaults, when there, name a template and a type."""
+    view = group_view(group)
+    if view["description"] is None:
+        del view["description"]
+    if not view["defaults"]:
+        del view["defaults"]
+    return view
+
+
 async def _nova_group(req: Inbound, call: PlannedCall) -> Any:
     """The server_group in Nova's answer; another project's group is not found."""
     answer = await req.send(call)
@@ -50,7 +62,7 @@ async def create_server_group(services: Services, req: Inbound) -> VNextResponse
         tags=body.get("tags") or [],
     )
     await services.store.add_group(group)
-    return VNextResponse(201, group_view(group), headers={"Location": f"/server_groups/{group.id}"})
+    return VNextResponse(201, _view(group), headers={"Location": f"/server_groups/{group.id}"})
 
 
 async def visible_group(services: Services, req: Inbound, group_id: str) -> ServerGroup:
@@ -67,7 +79,7 @@ async def visible_group(services: Services, req: Inbound, group_id: str) -> Serv
 
 async def get_server_group(services: Services, req: Inbound) -> VNextResponse:
     group = await visible_group(services, req, req.match["group_id"])
-    return VNextResponse(200, group_view(group))
+    return VNextResponse(200, _view(group))
 
 
 async def project_server_group(services: Services, req: Inbound) -> VNextResponse:
@@ -75,7 +87,7 @@ async def project_server_group(services: Services, req: Inbound) -> VNextRespons
     await services.projects.require(project, req.token, req.send)
     for group in await services.store.groups_for_project(project):
         if group.slug == req.match["slug"]:
-            return VNextResponse(200, group_view(await visible_group(services, req, group.id)))
+            return VNextResponse(200, _view(await visible_group(services, req, group.id)))
     raise VNextError(404, _NOT_FOUND)
 
 
@@ -85,5 +97,5 @@ async def project_server_groups(services: Services, req: Inbound) -> VNextRespon
     await services.projects.require(project, req.token, req.send)
     groups = await services.store.groups_for_project(project)
     wanted = req.query.getall("tag", [])
-    views = [group_view(g) for g in groups if not wanted or set(wanted) & set(g.tags)]
+    views = [_view(g) for g in groups if not wanted or set(wanted) & set(g.tags)]
     return proxy_page("server_groups", views, page, req.path, req.query, req.path_qs)

@@ -14,7 +14,7 @@ Schema 2020-12. ``from_draft04`` rewrites what differs (``$schema``, ``id``,
 ``dependencies``, ``$ref`` siblings) with the meaning kept, and drops the
 hyper-schema ``links``, which the paths describe.
 
-Pure: no I/O, nothing but the mapping model and the package's version.
+Pure: no I/O, nothing but the mapping model, the task states and the package's version.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from vnext_proxy import __version__
 from vnext_proxy.mapping.model import MappingSet, ObjectSpec, Route
 from vnext_proxy.mapping.variables import PATH_VARIABLE_KINDS
+from vnext_proxy.tasks.model import FINAL_STATES, RUNNING
 
 Schema = dict[str, Any]
 
@@ -127,9 +128,12 @@ HANDLER_BODIES: dict[tuple[str, str], Body] = {
     ("server_type_shares", "PUT"): _SHARES,
 }
 
-#: Named routes that may refuse with 501: a share with a user (Nova shares
-#: flavors with projects only).
-NOT_IMPLEMENTED_HANDLERS = frozenset({"create_server_type", "update_server_type", "server_type_shares"})
+#: Named routes that may refuse with 501, by (handler, method): a body asking
+#: for a share with a user (Nova shares flavors with projects only). Not the
+#: GET or DELETE of a type's shares: they take no body, and never answer 501.
+NOT_IMPLEMENTED_HANDLERS = frozenset(
+    {("create_server_type", "POST"), ("update_server_type", "PATCH"), ("server_type_shares", "PUT")}
+)
 
 #: The POSTs that take an Idempotency-Key (web.app.IDEMPOTENT, which this
 #: layer may not import; the unit test checks they agree).
@@ -434,7 +438,7 @@ def error_statuses(mappings: MappingSet, route: Route) -> list[int]:
     if (
         any(status == 501 for _key, status, _why in route.refuse_keys)
         or any(status == 501 for _nova, status in route.errors)
-        or route.handler in NOT_IMPLEMENTED_HANDLERS
+        or (route.handler, route.method) in NOT_IMPLEMENTED_HANDLERS
     ):
         found.add(501)
     found.discard(success_status(route))
@@ -526,9 +530,21 @@ def _answer_headers(mappings: MappingSet, route: Route) -> Schema:
     return headers
 
 
+#: The largest ``limit`` taken (execution.paging.page_query: at most nine
+#: digits); above a route's largest page it is taken as that page.
+MAX_LIMIT_PARAMETER = 999_999_999
+#: The named routes that list tasks or items, filtered by ``state`` (one of
+#: these, repeatable) and ``since`` (execution.tasks).
+TASK_HISTORY_HANDLERS = frozenset({"server_tasks", "task_items"})
+TASK_STATES = (RUNNING, *sorted(FINAL_STATES))
+#: A ``since`` value: a time with its zone (timeutil.since).
+_SINCE: Schema = {"type": "string", "format": "date-time", "maxLength": 255}
+
+
 def _parameters(route: Route) -> list[Schema]:
     derived = {d.source: d for d in route.derived}
-    filters = {f.var for f in route.response.filters}
+    filters = {f.var: f for f in route.response.filters}
+    history = route.handler in TASK_HISTORY_HANDLERS
     parameters: list[Schema] = []
     for var in route.path_vars:
         schema: Schema = {"type": "string"}
@@ -541,15 +557,22 @@ def _parameters(route: Route) -> list[Schema]:
         parameters.append(parameter)
     for var in route.query_vars:
         if var == "limit":
-            schema = {"type": "integer", "minimum": 1}
-            words = "How many items at most (a page)"
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT_PARAMETER}
+            words = "How many items at most (a page); more than the route's largest page is taken as that"
         elif var == "marker":
             schema = {"type": "string", "maxLength": 255}
             words = "The id of the last item of the previous page (the next link has it)"
         elif var in filters:
             # A filter may be repeated: any of the values matches.
-            schema = {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 255}}
+            item = dict(_SINCE) if filters[var].match == "after" else {"type": "string", "maxLength": 255}
+            schema = {"type": "array", "maxItems": 20, "items": item}
             words = "A filter; repeat it for any of several values"
+        elif history and var == "since":
+            schema = dict(_SINCE)
+            words = "Only what was created at this time or later (ISO 8601, with its zone)"
+        elif history and var == "state":
+            schema = {"type": "array", "items": {"type": "string", "enum": list(TASK_STATES)}}
+            words = "Only these states; repeat it for any of several"
         else:
             schema = {"type": "string"}
             words = None
