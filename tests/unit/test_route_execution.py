@@ -4,71 +4,16 @@ openstacksdk's tests script their HTTP calls). A call out of script fails."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
 
-import orjson
 import pytest
-from multidict import MultiDict, MultiDictProxy
+from scripted_nova import ScriptedNova, Step, execute, services
 
-from vnext_proxy.calls import NovaAnswer, PlannedCall
-from vnext_proxy.config import parse_settings
 from vnext_proxy.errors import VNextError
-from vnext_proxy.execution.context import Inbound, Services
-from vnext_proxy.execution.flavors import FlavorIds
-from vnext_proxy.execution.named import executor_for
-from vnext_proxy.execution.projects import ProjectAccess
 from vnext_proxy.mapping.engine import VNextResponse
-from vnext_proxy.mapping.loader import load_mappings
-from vnext_proxy.nova.caller import CallerFacts
 
-MAPPINGS = load_mappings()
-SETTINGS = parse_settings("nova:\n  endpoint: http://nova.invalid/v2.1\n")
 PROJECT = "6f70656e737461636b20726f636b7321"
 ADMIN_PROBE = ("GET", "/servers/detail", {"all_tenants": "1", "limit": "0"})
-
-
-@dataclass
-class Step:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int = 200
-    body: Any = None
-
-
-@dataclass
-class ScriptedNova:
-    """Nova that expects exactly these calls, in this order."""
-
-    steps: list[Step]
-    made: list[PlannedCall] = field(default_factory=list)
-
-    async def __call__(self, call: PlannedCall) -> NovaAnswer:
-        assert self.steps, f"unexpected Nova call {call.method} {call.path} {dict(call.query)}"
-        step = self.steps.pop(0)
-        assert (call.method, call.path, dict(call.query)) == (step.method, step.path, step.query)
-        self.made.append(call)
-        raw = orjson.dumps(step.body) if step.body is not None else b""
-        return NovaAnswer(step.status, f"req-{len(self.made):08d}-0000-0000-0000-000000000000", raw)
-
-    def finished(self) -> None:
-        assert not self.steps, f"calls never made: {self.steps}"
-
-
-def services() -> Services:
-    # Route execution of mapped routes reaches neither the store nor the task engine.
-    return Services(
-        SETTINGS,
-        MAPPINGS,
-        CallerFacts(),
-        ProjectAccess(),
-        FlavorIds(SETTINGS.id_namespace),
-        cast(Any, None),
-        cast(Any, None),
-    )
 
 
 def server(number: int, vm_state: str = "active", launched: str = "2026-11-01T00:00:00Z") -> dict[str, Any]:
@@ -87,39 +32,6 @@ def servers_answer(numbers: range, **kwargs: Any) -> dict[str, Any]:
     return {"servers": [server(n, **kwargs) for n in numbers]}
 
 
-async def run(
-    method: str, uri: str, nova: ScriptedNova, given: Services | None = None, token: str = "t"
-) -> VNextResponse:
-    parts = urlsplit(uri)
-    (route,) = [r for r in MAPPINGS.routes if r.method == method and _matches(r.path, parts.path)]
-    match = _match(route.path, parts.path)
-    req = Inbound(
-        token=token,
-        method=method,
-        send=nova,
-        path=parts.path,
-        path_qs=uri,
-        match=match,
-        query=MultiDictProxy(MultiDict(parse_qsl(parts.query))),
-        json=_no_body,
-    )
-    return await executor_for(route, SETTINGS).execute(given or services(), req)
-
-
-async def _no_body() -> Any:
-    raise AssertionError("the route read a body")
-
-
-def _matches(template: str, path: str) -> bool:
-    t, p = template.strip("/").split("/"), path.strip("/").split("/")
-    return len(t) == len(p) and all(a.startswith("{") or a == b for a, b in zip(t, p, strict=True))
-
-
-def _match(template: str, path: str) -> Mapping[str, str]:
-    pairs = zip(template.strip("/").split("/"), path.strip("/").split("/"), strict=True)
-    return {a[1:-1]: b for a, b in pairs if a.startswith("{")}
-
-
 def ids(answer: VNextResponse, key: str = "servers") -> list[str]:
     return [item["id"][-3:] for item in answer.body[key]]
 
@@ -134,7 +46,7 @@ async def test_an_unfiltered_page_asks_nova_for_exactly_the_limit_and_links_the_
             Step("GET", "/servers/detail", {"limit": "2"}, 200, servers_answer(range(1, 3))),
         ]
     )
-    answer = await run("GET", "/servers?limit=2", nova)
+    answer = await execute("GET", "/servers?limit=2", nova)
     nova.finished()
     assert ids(answer) == ["001", "002"]
     assert answer.body["_links"]["next"]["href"] == "/servers?limit=2&marker=00000000-0000-4000-8000-000000000002"
@@ -146,7 +58,7 @@ async def test_the_last_page_has_no_next_link() -> None:
         Step(*ADMIN_PROBE, status=403),
         Step("GET", "/servers/detail", {"limit": "5", "marker": "m"}, 200, servers_answer(range(1, 3))),
     ])  # fmt: skip
-    answer = await run("GET", "/servers?limit=5&marker=m", nova)
+    answer = await execute("GET", "/servers?limit=5&marker=m", nova)
     nova.finished()
     assert ids(answer) == ["001", "002"]
     assert "next" not in answer.body["_links"]
@@ -156,19 +68,19 @@ async def test_the_caller_facts_are_asked_once_per_token() -> None:
     given = services()
     listing = Step("GET", "/servers/detail", {"limit": "1"}, 200, servers_answer(range(1, 2)))
     first = ScriptedNova([Step(*ADMIN_PROBE, status=403), listing])
-    await run("GET", "/servers?limit=1", first, given)
+    await execute("GET", "/servers?limit=1", first, given)
     first.finished()
     second = ScriptedNova([listing])
-    await run("GET", "/servers?limit=1", second, given)
+    await execute("GET", "/servers?limit=1", second, given)
     second.finished()
 
 
 async def test_an_admin_lists_every_project() -> None:
     nova = ScriptedNova([
-        Step(*ADMIN_PROBE, status=200, body={"servers": []}),
+        Step(*ADMIN_PROBE, status=200, answer={"servers": []}),
         Step("GET", "/servers/detail", {"all_tenants": "1", "limit": "20"}, 200, servers_answer(range(1, 2))),
     ])  # fmt: skip
-    await run("GET", "/servers", nova)
+    await execute("GET", "/servers", nova)
     nova.finished()
 
 
@@ -180,7 +92,7 @@ async def test_a_filter_nova_can_apply_is_pushed_down_in_its_nova_form() -> None
         Step(*ADMIN_PROBE, status=403),
         Step("GET", "/servers/detail", {"vm_state": "stopped", "limit": "20"}, 200, servers_answer(range(1, 2), vm_state="stopped")),
     ])  # fmt: skip
-    answer = await run("GET", "/servers?virt_state=STOPPED", nova)
+    answer = await execute("GET", "/servers?virt_state=STOPPED", nova)
     nova.finished()
     assert [s["virt_state"] for s in answer.body["servers"]] == ["STOPPED"]
     assert "X-VNext-Proxy-Filters" not in answer.headers
@@ -192,7 +104,7 @@ async def test_a_value_two_nova_states_share_is_filtered_by_the_proxy() -> None:
     nova = ScriptedNova(
         [Step(*ADMIN_PROBE, status=403), Step("GET", "/servers/detail", {"limit": "50"}, 200, answer_body)]
     )
-    answer = await run("GET", "/servers?virt_state=TERMINATED", nova)
+    answer = await execute("GET", "/servers?virt_state=TERMINATED", nova)
     nova.finished()
     assert ids(answer) == ["001", "003"]
     assert answer.headers["X-VNext-Proxy-Filters"] == "virt_state"
@@ -201,7 +113,7 @@ async def test_a_value_two_nova_states_share_is_filtered_by_the_proxy() -> None:
 async def test_since_is_applied_by_the_proxy_reading_ahead() -> None:
     body = {"servers": [server(1, launched="2026-01-01T00:00:00Z"), server(2, launched="2026-06-01T00:00:00Z")]}
     nova = ScriptedNova([Step(*ADMIN_PROBE, status=403), Step("GET", "/servers/detail", {"limit": "50"}, 200, body)])
-    answer = await run("GET", "/servers?limit=1&since=2026-03-01T00:00:00Z", nova)
+    answer = await execute("GET", "/servers?limit=1&since=2026-03-01T00:00:00Z", nova)
     nova.finished()
     assert ids(answer) == ["002"]
     assert answer.headers["X-VNext-Proxy-Filters"] == "since"
@@ -212,7 +124,7 @@ async def test_since_is_applied_by_the_proxy_reading_ahead() -> None:
 async def test_a_since_without_its_zone_or_not_a_time_is_refused_before_nova_is_asked(since: str) -> None:
     nova = ScriptedNova([])
     with pytest.raises(VNextError) as caught:
-        await run("GET", f"/servers?since={since}", nova)
+        await execute("GET", f"/servers?since={since}", nova)
     assert (caught.value.status, caught.value.field) == (400, "since")
 
 
@@ -231,7 +143,7 @@ async def test_a_filtered_scan_stops_at_max_scan_and_says_so() -> None:
         steps.append(Step("GET", "/servers/detail", query, 200, servers_answer(numbers, vm_state="active")))
         marker = server(numbers[-1])["id"]
     nova = ScriptedNova(steps)
-    answer = await run("GET", "/servers?since=2030-01-01T00:00:00Z", nova)
+    answer = await execute("GET", "/servers?since=2030-01-01T00:00:00Z", nova)
     nova.finished()
     assert answer.body["servers"] == []
     assert answer.headers["X-VNext-Scan-Capped"] == "500"
@@ -241,7 +153,7 @@ async def test_a_filtered_scan_stops_at_max_scan_and_says_so() -> None:
 async def test_a_scan_that_fills_the_page_is_not_capped() -> None:
     body = {"servers": [server(1, launched="2031-01-01T00:00:00Z"), server(2, launched="2031-01-01T00:00:00Z")]}
     nova = ScriptedNova([Step(*ADMIN_PROBE, status=403), Step("GET", "/servers/detail", {"limit": "50"}, 200, body)])
-    answer = await run("GET", "/servers?limit=1&since=2030-01-01T00:00:00Z", nova)
+    answer = await execute("GET", "/servers?limit=1&since=2030-01-01T00:00:00Z", nova)
     nova.finished()
     assert ids(answer) == ["001"]
     assert "X-VNext-Scan-Capped" not in answer.headers
@@ -263,28 +175,28 @@ async def test_a_project_is_checked_once_per_token_then_kept() -> None:
     # members), so the proxy reads ahead.
     listing = ("GET", "/servers/detail", {"project_id": PROJECT, "limit": "50"})
     first = ScriptedNova([
-        Step(*OWNERSHIP, body={"tenant_usage": {}}),
+        Step(*OWNERSHIP, answer={"tenant_usage": {}}),
         Step(*ADMIN_PROBE, status=403),
-        Step(*listing, body=servers_answer(range(1, 2))),
+        Step(*listing, answer=servers_answer(range(1, 2))),
     ])  # fmt: skip
-    await run("GET", f"/projects/{PROJECT}/servers", first, given)
+    await execute("GET", f"/projects/{PROJECT}/servers", first, given)
     first.finished()
-    second = ScriptedNova([Step(*listing, body=servers_answer(range(1, 2)))])
-    answer = await run("GET", f"/projects/{PROJECT}/servers", second, given)
+    second = ScriptedNova([Step(*listing, answer=servers_answer(range(1, 2)))])
+    answer = await execute("GET", f"/projects/{PROJECT}/servers", second, given)
     second.finished()
     assert ids(answer) == ["001"]
     # Another token is asked afresh.
-    third = ScriptedNova([Step(*OWNERSHIP, status=403, body={"forbidden": {"message": "no"}})])
+    third = ScriptedNova([Step(*OWNERSHIP, status=403, answer={"forbidden": {"message": "no"}})])
     with pytest.raises(VNextError) as caught:
-        await run("GET", f"/projects/{PROJECT}/servers", third, given, token="other")
+        await execute("GET", f"/projects/{PROJECT}/servers", third, given, token="other")
     assert caught.value.status == 404
     third.finished()
 
 
 async def test_a_project_filter_naming_a_project_not_yours_is_a_400() -> None:
-    nova = ScriptedNova([Step(*ADMIN_PROBE, status=403), Step(*OWNERSHIP, status=403, body={"forbidden": {}})])
+    nova = ScriptedNova([Step(*ADMIN_PROBE, status=403), Step(*OWNERSHIP, status=403, answer={"forbidden": {}})])
     with pytest.raises(VNextError) as caught:
-        await run("GET", f"/servers?project={PROJECT}", nova)
+        await execute("GET", f"/servers?project={PROJECT}", nova)
     assert (caught.value.status, caught.value.field) == (400, "project")
     nova.finished()
 
@@ -299,7 +211,7 @@ async def test_a_403_on_a_server_no_one_shows_you_is_a_404() -> None:
         Step("GET", f"/servers/{server_id}", {}, 404, {"itemNotFound": {"message": "no"}}),
     ])  # fmt: skip
     with pytest.raises(VNextError) as caught:
-        await run("GET", f"/servers/{server_id}/diagnostics", nova)
+        await execute("GET", f"/servers/{server_id}/diagnostics", nova)
     assert caught.value.status == 404
     nova.finished()
 
@@ -311,7 +223,7 @@ async def test_a_403_on_your_own_server_stays_a_403() -> None:
         Step("GET", f"/servers/{server_id}", {}, 200, {"server": server(7)}),
     ])  # fmt: skip
     with pytest.raises(VNextError) as caught:
-        await run("GET", f"/servers/{server_id}/diagnostics", nova)
+        await execute("GET", f"/servers/{server_id}/diagnostics", nova)
     assert caught.value.status == 403
     nova.finished()
 
@@ -334,17 +246,17 @@ async def test_a_server_type_id_is_resolved_from_the_kept_map_after_the_first_ti
     listing = Step("GET", "/flavors/detail", {"is_public": "None"}, 200, {"flavors": [flavor]})
     one = Step("GET", "/flavors/42", {}, 200, {"flavor": flavor})
     first = ScriptedNova([listing, one])
-    answer = await run("GET", f"/server_types/{type_id}", first, given)
+    answer = await execute("GET", f"/server_types/{type_id}", first, given)
     first.finished()
     assert (answer.body["id"], answer.body["spec"]["memory_mb"]) == (type_id, 512)
     second = ScriptedNova([Step("GET", "/flavors/42", {}, 200, {"flavor": flavor})])
-    await run("GET", f"/server_types/{type_id}", second, given)
+    await execute("GET", f"/server_types/{type_id}", second, given)
     second.finished()
 
 
 async def test_an_unknown_server_type_is_a_404_after_one_look() -> None:
     nova = ScriptedNova([Step("GET", "/flavors/detail", {"is_public": "None"}, 200, {"flavors": []})])
     with pytest.raises(VNextError) as caught:
-        await run("GET", "/server_types/00000000-0000-4000-8000-000000000042", nova)
+        await execute("GET", "/server_types/00000000-0000-4000-8000-000000000042", nova)
     assert caught.value.status == 404
     nova.finished()

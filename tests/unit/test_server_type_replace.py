@@ -7,31 +7,23 @@ call by call. A call out of script fails the test."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import pytest
-from multidict import MultiDict, MultiDictProxy
+from scripted_nova import SETTINGS, ScriptedNova, Step, execute
+from scripted_nova import services as scripted_services
 
 from vnext_proxy.calls import NovaAnswer, PlannedCall
-from vnext_proxy.config import parse_settings
 from vnext_proxy.errors import VNextError
-from vnext_proxy.execution.context import Inbound, Services
+from vnext_proxy.execution.context import Services
 from vnext_proxy.execution.flavors import FlavorIds
-from vnext_proxy.execution.named import executor_for
-from vnext_proxy.execution.projects import ProjectAccess
 from vnext_proxy.mapping.engine import VNextResponse
-from vnext_proxy.mapping.loader import load_mappings
-from vnext_proxy.nova.caller import CallerFacts
 
-MAPPINGS = load_mappings()
-SETTINGS = parse_settings("nova:\n  endpoint: http://nova.invalid/v2.1\n")
 TYPE_ID = "7220d0e6-b5c6-451e-b611-27254acf2a77"
 FLAVOR = f"/flavors/{TYPE_ID}"
 PROJECT_B = "b2f9c4a1d7e34f0c9a8b6e5d4c3b2a10"
 PROJECT_C = "c3000000000040008000000000000c03"
-ANY = object()
 
 OLD = {
     "id": TYPE_ID, "name": "good.enough", "ram": 1024, "vcpus": 2, "disk": 8, "swap": 2048,
@@ -48,57 +40,14 @@ OLD_BODY = {
 OLD_SPECS = {"vnext:tags": "gpu", "hw:numa_nodes": "1"}
 
 
-@dataclass
-class Step:
-    method: str
-    path: str
-    body: Any = ANY
-    status: int = 200
-    answer: Any = None
-    query: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class ScriptedNova:
-    """Nova that expects exactly these calls, in this order (bodies too, where given)."""
-
-    steps: list[Step]
-    made: list[PlannedCall] = field(default_factory=list)
-
-    async def __call__(self, call: PlannedCall) -> NovaAnswer:
-        assert self.steps, f"unexpected Nova call {call.method} {call.path} {call.body}"
-        step = self.steps.pop(0)
-        assert (call.method, call.path, dict(call.query)) == (step.method, step.path, step.query)
-        if step.body is not ANY:
-            assert call.body == step.body
-        self.made.append(call)
-        raw = orjson.dumps(step.answer) if step.answer is not None else b""
-        return NovaAnswer(step.status, f"req-{len(self.made):08d}-0000-0000-0000-000000000000", raw)
-
-    def finished(self) -> None:
-        assert not self.steps, f"calls never made: {self.steps}"
-
-
 def services() -> Services:
     flavors = FlavorIds(SETTINGS.id_namespace)
     flavors.learn([OLD])  # the id is known: no flavor list read first
-    return Services(SETTINGS, MAPPINGS, CallerFacts(), ProjectAccess(), flavors, cast(Any, None), cast(Any, None))
+    return scripted_services(flavors)
 
 
 async def run(method: str, path: str, body: Any, nova: Any) -> VNextResponse:
-    (route,) = [r for r in MAPPINGS.routes if r.method == method and _matches(r.path, path)]
-    match = {a[1:-1]: b for a, b in zip(route.path.split("/"), path.split("/"), strict=True) if a.startswith("{")}
-
-    async def json() -> Any:
-        return body
-
-    req = Inbound("t", method, nova, path, path, match, MultiDictProxy(MultiDict()), json)
-    return await executor_for(route, SETTINGS).execute(services(), req)
-
-
-def _matches(template: str, path: str) -> bool:
-    t, p = template.split("/"), path.split("/")
-    return len(t) == len(p) and all(a.startswith("{") or a == b for a, b in zip(t, p, strict=True))
+    return await execute(method, path, nova, services(), body=body)
 
 
 def reads(flavor: dict[str, Any] = OLD, access: tuple[str, ...] = (PROJECT_B,)) -> list[Step]:
@@ -116,9 +65,9 @@ def reads(flavor: dict[str, Any] = OLD, access: tuple[str, ...] = (PROJECT_B,)) 
 def made(body: dict[str, Any], specs: dict[str, str], projects: tuple[str, ...], fail_at: int = -1) -> list[Step]:
     """Making a flavor: create, extra specs, access; the call ``fail_at`` answers 500."""
     steps = [
-        Step("POST", "/flavors", {"flavor": body}, answer={"flavor": body}),
-        Step("POST", f"{FLAVOR}/os-extra_specs", {"extra_specs": specs}, answer={"extra_specs": specs}),
-        *(Step("POST", f"{FLAVOR}/action", {"addTenantAccess": {"tenant": p}}, answer={}) for p in projects),
+        Step("POST", "/flavors", sent={"flavor": body}, answer={"flavor": body}),
+        Step("POST", f"{FLAVOR}/os-extra_specs", sent={"extra_specs": specs}, answer={"extra_specs": specs}),
+        *(Step("POST", f"{FLAVOR}/action", sent={"addTenantAccess": {"tenant": p}}, answer={}) for p in projects),
     ]
     if fail_at >= 0:
         steps[fail_at].status, steps[fail_at].answer = 500, {"computeFault": {"code": 500, "message": "boom"}}
@@ -172,8 +121,8 @@ async def test_public_to_private_takes_the_shares_given() -> None:
     private = {**OLD_BODY, "os-flavor-access:is_public": False}
     nova = ScriptedNova([
         *reads(flavor), Step("DELETE", FLAVOR, status=202),
-        Step("POST", "/flavors", {"flavor": private}, answer={"flavor": private}),
-        Step("POST", f"{FLAVOR}/action", {"addTenantAccess": {"tenant": PROJECT_C}}, answer={}),
+        Step("POST", "/flavors", sent={"flavor": private}, answer={"flavor": private}),
+        Step("POST", f"{FLAVOR}/action", sent={"addTenantAccess": {"tenant": PROJECT_C}}, answer={}),
     ])  # fmt: skip
     body = {"visibility": "PRIVATE", "share": {"project_id": [PROJECT_C]}}
     assert (await run("PATCH", f"/server_types/{TYPE_ID}", body, nova)).status == 204
@@ -199,7 +148,7 @@ async def test_a_name_nova_refuses_is_its_answer_once_the_old_flavor_is_back() -
     taken = {"conflictingRequest": {"code": 409, "message": "Flavor with name m1.tiny already exists."}}
     nova = ScriptedNova([
         *reads(), Step("DELETE", FLAVOR, status=202),
-        Step("POST", "/flavors", {"flavor": {**OLD_BODY, "name": "m1.tiny"}}, status=409, answer=taken),
+        Step("POST", "/flavors", sent={"flavor": {**OLD_BODY, "name": "m1.tiny"}}, status=409, answer=taken),
         *restored(),
     ])  # fmt: skip
     with pytest.raises(VNextError) as refused:
@@ -266,7 +215,7 @@ async def test_the_same_name_spec_and_visibility_change_nothing_but_what_differs
             "description": "changed", "id": TYPE_ID, "_links": {"self": {"href": f"/server_types/{TYPE_ID}"}}}  # fmt: skip
     nova = ScriptedNova([
         *reads(),
-        Step("PUT", FLAVOR, {"flavor": {"description": "changed"}}, answer={"flavor": OLD}),
+        Step("PUT", FLAVOR, sent={"flavor": {"description": "changed"}}, answer={"flavor": OLD}),
     ])  # fmt: skip
     assert (await run("PATCH", f"/server_types/{TYPE_ID}", same, nova)).status == 204
     nova.finished()

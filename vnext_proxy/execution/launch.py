@@ -21,6 +21,7 @@ from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova import operations as ops
 from vnext_proxy.tasks import launch
 from vnext_proxy.tasks.model import Task
+from vnext_proxy.templates import compile_template
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.validation import check_body
 
@@ -49,6 +50,7 @@ async def launch_servers(services: Services, req: Inbound) -> VNextResponse:
         raise VNextError(400, f"{len(problems)} problem(s); nothing was launched", problems=problems)
     launched = []
     tasks: list[Task] = []
+    server_links = services.mappings.objects["server"].links
     for index, server in enumerate(servers):
         answer = await req.send(ops.CREATE_SERVER(body=launch.nova_server_body(server, facts)))
         if not answer.ok:
@@ -68,11 +70,10 @@ async def launch_servers(services: Services, req: Inbound) -> VNextResponse:
             {
                 "id": server_id,
                 "launched_at": show_time(task.created_at),
+                # The server object's own links (servers.yaml), and its CREATE task's.
                 "_links": {
-                    "self": {"href": f"/servers/{server_id}"},
-                    "describedby": {"href": "/schemas/server"},
-                    "rel/server_tasks": {"href": f"/servers/{server_id}/tasks"},
-                    "rel/server_task": {"href": f"/server_tasks/{task.id}"},
+                    **{rel: {"href": compile_template(t).expand({"id": server_id})} for rel, t in server_links},
+                    "rel/server_task": {"href": compile_template("/server_tasks/{id}").expand({"id": task.id})},
                 },
             }
         )

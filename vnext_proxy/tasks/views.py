@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from vnext_proxy.tasks.model import Task, TaskItem
+from vnext_proxy.templates import compile_template
 from vnext_proxy.timeutil import show_time
+
+# Each id quoted as one path segment, as every href the mappings render is.
+_TASK = compile_template("/server_tasks/{id}")
+_ITEMS = compile_template("/server_tasks/{id}/items")
+_SERVER = compile_template("/servers/{id}")
 
 
 def task_view(task: Task, *, admin: bool = False) -> dict[str, Any]:
@@ -28,10 +34,10 @@ def task_view(task: Task, *, admin: bool = False) -> dict[str, Any]:
         "nova_request_id": task.request_id,
         "_links": {
             # The spec's example puts the server id here; the task's is right.
-            "self": {"href": f"/server_tasks/{task.id}"},
+            "self": {"href": _TASK.expand({"id": task.id})},
             "describedby": {"href": "/schemas/server_task"},
-            "rel/server_task_items": {"href": f"/server_tasks/{task.id}/items"},
-            "rel/server": {"href": f"/servers/{task.server_id}"},
+            "rel/server_task_items": {"href": _ITEMS.expand({"id": task.id})},
+            "rel/server": {"href": _SERVER.expand({"id": task.server_id})},
         },
     }
 
