@@ -172,12 +172,16 @@ async def _facts(services: Services, req: Inbound, project: str, servers: list[d
     names = [k["keypair"]["name"] for k in keypairs_a.body.get("keypairs", [])]
     keypairs: dict[str, str] = {}
     if names:
-        # A keypair's owner is only in its detail; all of these are the caller's.
-        first = await send(ops.KEYPAIR(keypair_name=names[0]))
-        user_id = first.part("keypair", "user_id") if first.ok else None
-        if isinstance(user_id, str):
-            # The launch's CREATE tasks name who made them from this (see launch_servers).
-            services.caller.learn_user_id(req.token, user_id)
+        # A keypair's owner is only in its detail; all of these are the
+        # caller's, so one detail, once per token (GET /keypairs keeps it too).
+        user_id = services.caller.user_id(req.token)
+        if user_id is None:
+            first = await send(ops.KEYPAIR(keypair_name=names[0]))
+            found = first.part("keypair", "user_id") if first.ok else None
+            if isinstance(found, str):
+                # The launch's CREATE tasks name who made them from this (see launch_servers).
+                services.caller.learn_user_id(req.token, found)
+                user_id = found
         for name in names:
             keypairs[keypair_id(namespace, user_id, name)] = name
             keypairs[name] = name
