@@ -7,18 +7,18 @@ import gc
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vnext_proxy import __version__
-from vnext_proxy.config import Settings, deadline_problems, load_settings
-from vnext_proxy.mapping.loader import load_mappings, microversion_problems, packaged_mappings
-from vnext_proxy.mapping.model import MappingSet
-from vnext_proxy.nova import operations
-from vnext_proxy.yamlsource import InputError, Problem
+from vnext_proxy.loading import load_checked
+from vnext_proxy.mapping.loader import load_mappings, packaged_mappings
+from vnext_proxy.yamlsource import InputError
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -31,6 +31,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="run the proxy")
     serve.add_argument("--config", required=True, type=Path, help="the YAML config file")
+    serve.add_argument("--pid-file", type=Path, help="write the process id here while serving (for vnext-proxy reload)")
+
+    reload = commands.add_parser(
+        "reload",
+        help="make a serving proxy re-read its config and mappings (SIGHUP); "
+        "it keeps what it serves if they have any problem",
+    )
+    reload.add_argument("--pid-file", required=True, type=Path, help="the pid file the proxy was served with")
+    reload.add_argument(
+        "--config", type=Path, help="check this config and its mappings first, and send nothing if they have problems"
+    )
 
     check = commands.add_parser("check", help="check the wiring: Nova reachable, microversions, credentials")
     check.add_argument("--config", required=True, type=Path, help="the YAML config file")
@@ -65,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve(args.config)
+            return _serve(args.config, args.pid_file)
+        if args.command == "reload":
+            return _reload(args.pid_file, args.config)
         if args.command == "check":
             return _check(args.config)
         if args.command == "devcloud":
@@ -99,40 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _load(config: Path) -> tuple[Settings, MappingSet]:
-    """Read config and mappings, reporting the problems of both together."""
-    problems: list[Problem] = []
-    settings = None
-    try:
-        settings = load_settings(config)
-    except InputError as exc:
-        problems.extend(exc.problems)
-    try:
-        mappings = load_mappings(settings.mappings_dir if settings else None)
-    except InputError as exc:
-        problems.extend(exc.problems)
-    if problems or settings is None:
-        raise InputError(problems)
-    # The task actions a deadline may name are the ones the mappings declare.
-    problems.extend(deadline_problems(settings.tasks, mappings.actions))
-    # Every call a mapping or the proxy's Python makes must be possible at
-    # the configured microversion.
-    problems.extend(microversion_problems(mappings, settings.nova.microversion))
-    problems.extend(
-        Problem(str(config), 0, "nova.microversion", f"{need}, but nova.microversion is {settings.nova.microversion}")
-        for need in operations.microversion_problems(settings.nova.microversion)
-    )
-    if problems:
-        raise InputError(problems)
-    return settings, mappings
-
-
 def _check(config: Path) -> int:
     import asyncio
 
     from vnext_proxy.selfcheck import run_checks
 
-    settings, mappings = _load(config)
+    settings, mappings = load_checked(config)
     findings = asyncio.run(run_checks(settings, mappings))
     for finding in findings:
         print(finding)
@@ -157,7 +142,7 @@ async def settle_garbage_collector(app: web.Application) -> None:
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
-def _serve(config: Path) -> int:
+def _serve(config: Path, pid_file: Path | None = None) -> int:
     import asyncio
 
     import uvloop
@@ -165,8 +150,9 @@ def _serve(config: Path) -> int:
 
     from vnext_proxy.selfcheck import run_checks
     from vnext_proxy.web.app import create_app
+    from vnext_proxy.web.reload import reload_on_sighup
 
-    settings, mappings = _load(config)
+    settings, mappings = load_checked(config)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("vnext_proxy.check")
     # Said at start-up, not enforced: Nova may come up after the proxy.
@@ -182,8 +168,12 @@ def _serve(config: Path) -> int:
     try:
         # The structured access log replaces aiohttp's; run_app stops gracefully
         # on SIGTERM, letting requests in flight finish within shutdown_timeout.
-        app = create_app(settings, mappings)
+        app = create_app(settings, mappings, config=config)
         app.on_startup.append(settle_garbage_collector)
+        # Each worker reloads itself; the first process passes SIGHUP on.
+        reload_on_sighup(app, also=partial(_signal_all, workers, signal.SIGHUP))
+        if pid_file is not None:
+            pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
         web.run_app(
             app,
             host=settings.host,
@@ -198,6 +188,8 @@ def _serve(config: Path) -> int:
             reuse_port=settings.workers > 1,
         )
     finally:
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
         for worker in workers:
             worker.terminate()
         for worker in workers:
@@ -206,6 +198,25 @@ def _serve(config: Path) -> int:
 
 
 _WORKER_ENV = "VNEXT_PROXY_WORKER"
+
+
+def _signal_all(workers: list[subprocess.Popen[bytes]], signum: int) -> None:
+    for worker in workers:
+        worker.send_signal(signum)
+
+
+def _reload(pid_file: Path, config: Path | None) -> int:
+    if config is not None:
+        _, mappings = load_checked(config)  # InputError: reported by main, nothing sent
+        print(f"ok: {config} and its mappings (version {mappings.version}) have no problems")
+    try:
+        pid = int(pid_file.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot signal the proxy of {pid_file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent SIGHUP to {pid}: its log says whether the reload was applied; /healthcheck shows the version served")
+    return 0
 
 
 def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:

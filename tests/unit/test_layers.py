@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     BASE,
     ("mapping", "nova", "stores"),
     ("tasks",),
-    ("execution",),
+    ("execution", "loading"),
     ("web",),
     ("cli", "client", "demo", "selfcheck", "devcloud", "__main__"),
 )

@@ -47,7 +47,9 @@ async def proxy_for(aiohttp_client, endpoint: str, mappings: MappingSet, tmp_pat
 
 async def test_healthcheck_says_whether_nova_answers(aiohttp_client, aiohttp_server, mappings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     proxy = await proxy_for(aiohttp_client, await stand_in(aiohttp_server), mappings, tmp_path)
-    assert await (await proxy.get("/healthcheck")).json() == {"proxy": "up", "nova": "up"}
+    health = await (await proxy.get("/healthcheck")).json()
+    assert (health["proxy"], health["nova"]) == ("up", "up")
+    assert health["mappings"]["version"] == mappings.version
     down = await proxy_for(aiohttp_client, "http://127.0.0.1:9/v2.1", mappings, tmp_path)
     resp = await down.get("/healthcheck")
     assert resp.status == 200

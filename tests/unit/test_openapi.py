@@ -39,7 +39,8 @@ from vnext_proxy.mapping.openapi import (
     from_draft04,
     task_component,
 )
-from vnext_proxy.web.app import IDEMPOTENT, create_app
+from vnext_proxy.web.app import create_app
+from vnext_proxy.web.generations import IDEMPOTENT
 
 COMPONENTS = "#/components/schemas/"
 SERVER_ID = "4bc17469-d2c0-40a3-8e4b-75b9271f97b2"

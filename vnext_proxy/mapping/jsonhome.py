@@ -7,6 +7,7 @@ from typing import Any
 from vnext_proxy.mapping.model import MappingSet, Route
 
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+API_TITLE = "OpenStack Compute API vNext (vnext-proxy)"
 
 
 def build_json_home(mappings: MappingSet) -> dict[str, Any]:
@@ -28,4 +29,6 @@ def build_json_home(mappings: MappingSet) -> dict[str, Any]:
                 "formats": {routes[0].response.content_type: {}},
             },
         }
-    return {"resources": resources}
+    # "api" is where later drafts of JSON-Home put what describes the API as
+    # a whole: here, which mapping set this proxy serves (it changes on reload).
+    return {"api": {"title": API_TITLE, "x-mappings-version": mappings.version}, "resources": resources}

@@ -8,6 +8,7 @@ file, line and reason.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from importlib.resources import files
@@ -19,7 +20,7 @@ import uritemplate
 
 from vnext_proxy.calls import microversion
 from vnext_proxy.mapping.format import MAPPING_FILE_SCHEMA
-from vnext_proxy.mapping.gaptable import read_gap_rows
+from vnext_proxy.mapping.gaptable import LATER, SEED, read_gap_rows
 from vnext_proxy.mapping.hooks import BODY_HOOKS, FIELD_HOOKS
 from vnext_proxy.mapping.model import (
     ActionSpec,
@@ -91,6 +92,9 @@ def load_mappings(directory: Traversable | None = None) -> MappingSet:
     :func:`packaged_mappings`); raise InputError on any problem."""
     if directory is None:
         directory = packaged_mappings()
+    # Hashed before reading: a file changed meanwhile makes the next
+    # reload see a new version, never a stale set under a current one.
+    version = mappings_version(directory)
     mapping_files = _files_named(directory, ".yaml")
     if not mapping_files:
         raise InputError([Problem(str(directory), 0, "", "no mapping files (*.yaml) found")])
@@ -113,7 +117,27 @@ def load_mappings(directory: Traversable | None = None) -> MappingSet:
     for doc in docs:
         if doc.data:
             builder.add_file(doc)
-    return builder.finish()
+    return dataclasses.replace(builder.finish(), version=version)
+
+
+def mappings_version(directory: Traversable | None = None) -> str:
+    """The content hash of the files a mapping set is read from (names and
+    bytes): equal for equal sets wherever they lie, so a reload that finds
+    the same version keeps the running set, its caches warm."""
+    if directory is None:
+        directory = packaged_mappings()
+    read = [
+        *_files_named(directory, ".yaml"),
+        *(directory / GAP_DIR / name for name in (SEED, LATER)),
+        *_files_named(directory / SCHEMA_DIR, ".json"),
+    ]
+    digest = hashlib.sha256()
+    for path in read:
+        if path.is_file():
+            content = path.read_bytes()
+            digest.update(f"{path.name}\0{len(content)}\0".encode())
+            digest.update(content)
+    return digest.hexdigest()[:16]
 
 
 def microversion_problems(mappings: MappingSet, configured: str) -> list[Problem]:

@@ -261,6 +261,9 @@ class MappingSet:
     task_items: dict[str, str] = field(default_factory=dict)
     #: Nova instance-action event -> vNext task item action.
     event_items: dict[str, str] = field(default_factory=dict)
+    #: A hash of every file the set was read from: which mappings a proxy
+    #: serves (JSON-Home, /healthcheck), and whether a reload changed them.
+    version: str = ""
 
     def route_by_rel(self, rel: str) -> list[Route]:
         return [r for r in self.routes if r.rel == rel]

@@ -135,7 +135,7 @@ NOT_IMPLEMENTED_HANDLERS = frozenset(
     {("create_server_type", "POST"), ("update_server_type", "PATCH"), ("server_type_shares", "PUT")}
 )
 
-#: The POSTs that take an Idempotency-Key (web.app.IDEMPOTENT, which this
+#: The POSTs that take an Idempotency-Key (web.generations.IDEMPOTENT, which this
 #: layer may not import; the unit test checks they agree).
 IDEMPOTENT_HANDLERS = frozenset({"start_task", "launch_servers"})
 
@@ -144,8 +144,21 @@ HOOK_BODIES: dict[str, Schema] = {
     "json_home": {
         "type": "object",
         "description": "JSON-Home (draft-nottingham-json-home-03): each rel/<name> with its href-template",
-        "required": ["resources"],
-        "properties": {"resources": {"type": "object", "additionalProperties": {"type": "object"}}},
+        "required": ["api", "resources"],
+        "properties": {
+            "api": {
+                "type": "object",
+                "required": ["title", "x-mappings-version"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "x-mappings-version": {
+                        "type": "string",
+                        "description": "the content hash of the mapping set being served; it changes on reload",
+                    },
+                },
+            },
+            "resources": {"type": "object", "additionalProperties": {"type": "object"}},
+        },
     },
     "schema_index": {
         "type": "array",

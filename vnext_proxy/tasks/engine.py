@@ -60,6 +60,19 @@ class TaskEngine:
         self._tokens: dict[str, str] = {}
         #: The last server Nova showed for each running task.
         self._servers: dict[str, dict[str, Any] | None] = {}
+        #: Actions of mapping sets a reload replaced, for tasks started under them.
+        self._earlier_actions: dict[str, ActionSpec] = {}
+
+    def use(self, mappings: MappingSet, settings: Settings) -> None:
+        """A reload's mappings and settings, from each task's next step on.
+        A task whose action the new mappings no longer declare finishes
+        with the declaration it started with."""
+        self._earlier_actions.update(self.mappings.actions)
+        self.mappings = mappings
+        self.settings = settings
+
+    def _action_of(self, task: Task) -> ActionSpec:
+        return self.mappings.actions.get(task.action) or self._earlier_actions[task.action]
 
     # -- starting ---------------------------------------------------------
 
@@ -227,7 +240,7 @@ class TaskEngine:
         credentials."""
         if task.is_final:
             return task
-        spec = self.mappings.actions[task.action]
+        spec = self._action_of(task)
         variant = spec.variant_for(task.params)
         if not observed:
             server = await self._get_server(task.server_id, send, missing_ok=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
 
 from aiohttp import web
 
@@ -12,7 +14,6 @@ from vnext_proxy.aio import spawn
 from vnext_proxy.config import Settings
 from vnext_proxy.execution.context import Services
 from vnext_proxy.execution.flavors import FlavorIds
-from vnext_proxy.execution.named import executor_for
 from vnext_proxy.execution.projects import ProjectAccess
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.caller import CallerFacts
@@ -23,9 +24,8 @@ from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
-from vnext_proxy.web.edge import route_handler
-from vnext_proxy.web.idempotency import idempotent
-from vnext_proxy.web.keys import CALLER, MAPPINGS, METRICS, NOVA, OWNERS, SERVICES, SETTINGS, STORE, TASKS
+from vnext_proxy.web.generations import VNEXT_ROUTES, Generations, pin_generation, route_in_generation
+from vnext_proxy.web.keys import CALLER, GENERATIONS, METRICS, NOVA, OWNERS, SETTINGS, STORE, TASKS
 from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
 from vnext_proxy.web.observability import (
@@ -36,44 +36,40 @@ from vnext_proxy.web.observability import (
 )
 from vnext_proxy.web.passthrough import add_passthrough_routes
 
-#: The POSTs that make Nova act: a retry with the same Idempotency-Key acts once.
-IDEMPOTENT = frozenset({"start_task", "launch_servers"})
 
-
-def create_app(settings: Settings, mappings: MappingSet) -> web.Application:
+def create_app(settings: Settings, mappings: MappingSet, *, config: Path | None = None) -> web.Application:
+    """The proxy, serving ``mappings`` with ``settings``; given the ``config``
+    file they were read from, it can reload them (web.reload)."""
     app = web.Application(
-        middlewares=[request_id_middleware, observe_middleware, error_middleware, timeout_middleware],
+        middlewares=[pin_generation, request_id_middleware, observe_middleware, error_middleware, timeout_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[MAPPINGS] = mappings
-    for spec in mappings.objects.values():
-        spec.renders.resize(settings.cache_bytes)
+    app[GENERATIONS] = Generations(config)
     app[METRICS] = Metrics()
+    app[METRICS].mappings_loaded(mappings.version)
     # Operators' endpoints, not vNext routes: not in the mappings or JSON-Home.
     app.router.add_get("/healthcheck", healthcheck_handler)
     app.router.add_get("/metrics", metrics_handler)
-    app.cleanup_ctx.append(_nova_client)
-    app.cleanup_ctx.append(_task_engine)
-    for route in mappings.routes:
-        handler = route_handler(route, executor_for(route, settings))
-        if route.handler in IDEMPOTENT:
-            handler = idempotent(handler)
-        app.router.add_route(route.method, route.path, handler, name=f"{route.rel}:{route.method}")
     if settings.nova.passthrough:
         add_passthrough_routes(app)
+    # Every other path is a vNext route, found in the request's generation.
+    app.router.add_route("*", "/{path:.*}", route_in_generation, name=VNEXT_ROUTES)
+    app.cleanup_ctx.append(_nova_client)
+    app.cleanup_ctx.append(partial(_task_engine, mappings=mappings))
     return app
 
 
-async def _task_engine(app: web.Application) -> AsyncIterator[None]:
-    """The store, the engine and its one poller; the poller stops first."""
+async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncIterator[None]:
+    """The store, the engine and its one poller, and the first generation,
+    which the store completes; the poller stops first."""
     settings = app[SETTINGS]
     store = await open_store(settings.store_url)
     flavors = FlavorIds(settings.id_namespace)
-    engine = TaskEngine(app[MAPPINGS], settings, store, app[NOVA], flavors=flavors.resolve)
+    engine = TaskEngine(mappings, settings, store, app[NOVA], flavors=flavors.resolve)
     app[STORE] = store
     app[TASKS] = engine
-    app[SERVICES] = Services(settings, app[MAPPINGS], app[CALLER], ProjectAccess(), flavors, store, engine)
+    app[GENERATIONS].start(Services(settings, mappings, app[CALLER], ProjectAccess(), flavors, store, engine))
     creds = settings.tasks.service_credentials
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
     poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])

@@ -22,7 +22,7 @@ from vnext_proxy.execution.context import Inbound
 from vnext_proxy.execution.named import Executor
 from vnext_proxy.mapping.engine import VNextResponse
 from vnext_proxy.mapping.model import Route
-from vnext_proxy.web.keys import NOVA, SERVICES, SETTINGS
+from vnext_proxy.web.keys import GENERATION, NOVA, ROUTE_MATCH
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, NOVA_CALLS, REQUEST_ID, explaining
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,17 +34,18 @@ def route_handler(route: Route, executor: Executor) -> Handler:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         token = caller_token(request) if needs_token else ""
+        match = request[ROUTE_MATCH]
         req = Inbound(
             token=token,
             method=request.method,
             send=partial(send_for, request, token),
             path=request.path,
             path_qs=request.path_qs,
-            match=request.match_info,
+            match=match,
             query=request.query,
             json=partial(json_body, request),
         )
-        return respond(request, await executor.execute(request.app[SERVICES], req))
+        return respond(request, await executor.execute(request[GENERATION].services, req))
 
     return handle
 
@@ -63,7 +64,7 @@ async def send_for(request: web.Request, token: str, call: PlannedCall) -> NovaA
             "method": call.method,
             "path": call.path,
             "query": dict(call.query),
-            "microversion": call.microversion or request.app[SETTINGS].nova.microversion,
+            "microversion": call.microversion or request[GENERATION].settings.nova.microversion,
             "status": answer.status,
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "request_id": answer.request_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, GCCollector, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, GCCollector, Histogram, Info, ProcessCollector
 
 
 class Metrics:
@@ -27,6 +27,10 @@ class Metrics:
         )
         self.running_tasks = Gauge("vnext_running_tasks", "Tasks in state RUNNING", registry=self.registry)
         self.poll_seconds = Histogram("vnext_poll_cycle_seconds", "One task poll cycle", registry=self.registry)
+        self.mappings = Info("vnext_mappings", "The mapping set being served", registry=self.registry)
+        self.reloads = Counter(
+            "vnext_reloads", "Reloads of config and mappings, by result", ["result"], registry=self.registry
+        )
 
         # Label lookups take a lock each; a request's series are few and kept.
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -52,3 +56,10 @@ class Metrics:
             self._request_series[key] = series
         series[0].inc()
         series[1].observe(seconds)
+
+    def mappings_loaded(self, version: str) -> None:
+        self.mappings.info({"version": version})
+
+    def reload_done(self, result: str) -> None:
+        """``applied``, ``unchanged`` or ``refused``."""
+        self.reloads.labels(result).inc()

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from vnext_proxy.errors import VNextError
-from vnext_proxy.web.keys import SETTINGS
+from vnext_proxy.web.keys import GENERATION
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 
 def explaining(request: web.Request) -> bool:
     """The caller asked to see the Nova calls (X-VNext-Explain: 1) and the operator allows it."""
-    return request.app[SETTINGS].explain and request.headers.get("X-VNext-Explain") == "1"
+    return request[GENERATION].settings.explain and request.headers.get("X-VNext-Explain") == "1"
 
 
 @web.middleware

@@ -13,19 +13,26 @@ import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from vnext_proxy.errors import VNextError
-from vnext_proxy.web.keys import METRICS, NOVA, SETTINGS
+from vnext_proxy.timeutil import show_time
+from vnext_proxy.web.generations import VNEXT_ROUTES
+from vnext_proxy.web.keys import GENERATION, METRICS, NOVA, ROUTE_MATCH
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
 
 access_log = logging.getLogger("vnext_proxy.access")
 
 
 def _route_of(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "(no route)"
+    """The route's template: the metric label and the access log's route."""
+    match: UrlMappingMatchInfo = request.get(ROUTE_MATCH, request.match_info)
+    resource = match.route.resource
+    if resource is None or resource.name == VNEXT_ROUTES:
+        return "(no route)"
+    return resource.canonical
 
 
 @web.middleware
@@ -41,7 +48,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         elapsed = time.perf_counter() - started
         route = _route_of(request)
         request.app[METRICS].request_done(route, request.method, status, elapsed)
-        if request.app[SETTINGS].access_log:
+        if request[GENERATION].settings.access_log:
             access_log.info(
                 json.dumps(
                     {
@@ -61,7 +68,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
 @web.middleware
 async def timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A whole request, all its Nova calls included, has a deadline."""
-    limit = request.app[SETTINGS].request_timeout
+    limit = request[GENERATION].settings.request_timeout
     try:
         async with asyncio.timeout(limit):
             return await handler(request)
@@ -82,4 +89,6 @@ async def healthcheck_handler(request: web.Request) -> web.StreamResponse:
         nova_state = "up" if answer.status < 500 else f"answering {answer.status}"
     except VNextError as exc:
         nova_state = f"down: {exc.message}"
-    return web.json_response({"proxy": "up", "nova": nova_state})
+    generation = request[GENERATION]
+    mappings = {"version": generation.version, "loaded_at": show_time(generation.loaded_at)}
+    return web.json_response({"proxy": "up", "nova": nova_state, "mappings": mappings})
