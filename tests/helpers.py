@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
 import socket
 import sys
 import time
@@ -74,15 +75,27 @@ async def nova_versions(request: web.Request) -> web.Response:
 
 
 async def start_proxy(
-    config: Path, port: int, wait: float = 30, command: str | None = None, cwd: Path | None = None
+    config: Path,
+    port: int,
+    wait: float = 30,
+    command: str | None = None,
+    cwd: Path | None = None,
+    args: tuple[str, ...] = (),
+    log: Path | None = None,
 ) -> asyncio.subprocess.Process:
-    """``vnext-proxy serve --config config`` (this checkout's, unless
-    ``command`` names another), once it answers /healthcheck on ``port``."""
+    """``vnext-proxy serve --config config [args]`` (this checkout's, unless
+    ``command`` names another), once it answers /healthcheck on ``port``;
+    its log goes to ``log`` if given."""
     program = [command] if command else [sys.executable, "-m", "vnext_proxy"]
-    proc = await asyncio.create_subprocess_exec(
-        *program, "serve", "--config", str(config), cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    stderr = log.open("ab") if log is not None else asyncio.subprocess.DEVNULL
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *program, "serve", "--config", str(config), *args, cwd=cwd,
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    finally:
+        if log is not None:
+            stderr.close()  # type: ignore[union-attr]
     deadline = time.monotonic() + wait
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -115,3 +128,37 @@ async def postgres_schema(prefix: str) -> AsyncIterator[str]:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await conn.close()
+
+
+#: A route a test adds to a copy of the mappings while the proxy serves:
+#: the server types again, at a path of its own.
+ADDED_ROUTE = """\
+description: A route added while the proxy serves.
+routes:
+  - rel: server_types_again
+    method: GET
+    uri: /server_types_again
+    summary: The server types, at a route a reload added
+    status: mapped
+    extension: added by a reload
+    nova:
+      - method: GET
+        path: /flavors/detail
+        min_microversion: "2.61"
+    response:
+      object: server_type
+      from_answer: nova.flavors
+      list_key: server_types
+      paging: {mode: proxy, default_limit: 20, max_limit: 1000}
+"""
+
+
+def copy_mappings(directory: Path) -> Path:
+    """The package's mappings, copied to ``directory`` for a test to change."""
+    from importlib.resources import as_file
+
+    from vnext_proxy.mapping.loader import packaged_mappings
+
+    with as_file(packaged_mappings()) as shipped:
+        shutil.copytree(shipped, directory)
+    return directory

@@ -23,6 +23,8 @@ from vnext_proxy.yamlsource import InputError
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from vnext_proxy.web.reload import EarlyHangups
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vnext-proxy", description=__doc__)
@@ -143,6 +145,20 @@ async def settle_garbage_collector(app: web.Application) -> None:
 
 
 def _serve(config: Path, pid_file: Path | None = None) -> int:
+    from vnext_proxy.web.reload import EarlyHangups
+
+    # First of all: once the pid file is there, `vnext-proxy reload` may signal.
+    early_hangups = EarlyHangups()
+    if pid_file is None:
+        return _serve_app(config, early_hangups)
+    pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+    try:
+        return _serve_app(config, early_hangups)
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+def _serve_app(config: Path, early_hangups: EarlyHangups) -> int:
     import asyncio
 
     import uvloop
@@ -171,9 +187,7 @@ def _serve(config: Path, pid_file: Path | None = None) -> int:
         app = create_app(settings, mappings, config=config)
         app.on_startup.append(settle_garbage_collector)
         # Each worker reloads itself; the first process passes SIGHUP on.
-        reload_on_sighup(app, also=partial(_signal_all, workers, signal.SIGHUP))
-        if pid_file is not None:
-            pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+        reload_on_sighup(app, also=partial(_signal_all, workers, signal.SIGHUP), early=early_hangups)
         web.run_app(
             app,
             host=settings.host,
@@ -188,8 +202,6 @@ def _serve(config: Path, pid_file: Path | None = None) -> int:
             reuse_port=settings.workers > 1,
         )
     finally:
-        if pid_file is not None:
-            pid_file.unlink(missing_ok=True)
         for worker in workers:
             worker.terminate()
         for worker in workers:
@@ -222,7 +234,10 @@ def _reload(pid_file: Path, config: Path | None) -> int:
 def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:
     env = dict(os.environ, **{_WORKER_ENV: "1"})
     command = [sys.executable, "-m", "vnext_proxy", "serve", "--config", str(config)]
-    return [subprocess.Popen(command, env=env) for _ in range(count)]
+    from vnext_proxy.web.reload import hangups_held
+
+    with hangups_held():
+        return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
 def _devcloud(port: int) -> int:

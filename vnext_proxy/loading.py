@@ -74,7 +74,7 @@ RELOADABLE = (
 )
 
 #: Config keys of the settings that need a restart, by Settings path.
-_RESTART_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
+RESTART_ONLY: dict[tuple[str, ...], tuple[str, ...]] = {
     ("host",): ("listen", "host"),
     ("port",): ("listen", "port"),
     ("workers",): ("listen", "workers"),
@@ -99,16 +99,16 @@ def restart_problems(running: Settings, loaded: Settings, config: Path) -> list[
     it would otherwise serve with some of the file and not the rest."""
     reloadable = {r.attribute for r in RELOADABLE}
     changed = [
-        path for path in _leaf_paths(running) if path not in reloadable and _get(running, path) != _get(loaded, path)
+        path for path in setting_paths(running) if path not in reloadable and _get(running, path) != _get(loaded, path)
     ]
     if not changed:
         return []
     doc = load_yaml(config)
     reason = "changed, but it applies only when the proxy starts: restart it, or undo the change to reload"
-    return [doc.problem(_RESTART_KEYS.get(path, path), reason) for path in changed]
+    return [doc.problem(RESTART_ONLY.get(path, path), reason) for path in changed]
 
 
-def _leaf_paths(settings: Settings) -> list[tuple[str, ...]]:
+def setting_paths(settings: Settings) -> list[tuple[str, ...]]:
     """Every setting, by its path through Settings' nested dataclasses
     (nova.*, tasks.*), except bookkeeping that takes no part in equality."""
     paths: list[tuple[str, ...]] = []

@@ -7,9 +7,10 @@ the generation that serves new requests, or keep the running one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from aiohttp import web
@@ -70,7 +71,37 @@ async def _reload_once(app: web.Application) -> Outcome:
     return "applied"
 
 
-def reload_on_sighup(app: web.Application, *, also: Callable[[], None] | None = None) -> None:
+class EarlyHangups:
+    """SIGHUP ends a process that has no handler for it: from the moment a
+    serving process starts (its pid file may already be read), a SIGHUP is
+    recorded, and answered with a reload once the app runs."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        signal.signal(signal.SIGHUP, self._record)
+        # A worker starts with SIGHUP blocked (see hangups_held), so one
+        # sent while it started is pending: delivered now, and recorded.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+
+    def _record(self, signum: int, frame: object) -> None:
+        self.seen = True
+
+
+@contextlib.contextmanager
+def hangups_held() -> Iterator[None]:
+    """SIGHUP blocked while worker processes are started: they inherit the
+    mask, so one sent before a worker can take it waits in the worker
+    (EarlyHangups takes it) instead of ending it; here it waits too."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+
+
+def reload_on_sighup(
+    app: web.Application, *, also: Callable[[], None] | None = None, early: EarlyHangups | None = None
+) -> None:
     """While ``app`` runs, SIGHUP reloads it (and calls ``also``: the
     serving command passes the signal on to its worker processes)."""
 
@@ -81,6 +112,8 @@ def reload_on_sighup(app: web.Application, *, also: Callable[[], None] | None = 
 
     async def install(app: web.Application) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_signal)
+        if early is not None and early.seen:
+            on_signal()
 
     async def remove(app: web.Application) -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
