@@ -110,6 +110,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "idle_timeout": _SECONDS,
             },
         },
+        "ui": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"enabled": {"type": "boolean"}},
+        },
         "mappings_dir": {"type": "string", "minLength": 1},
         "explain": {"type": "boolean"},
         "id_namespace": {
@@ -194,6 +199,8 @@ class Settings:
     #: A connection that has not sent a whole request's headers (a slow
     #: client, or an idle keep-alive) is closed after this many seconds.
     idle_timeout: float = 75.0
+    #: Serve the side-by-side pages (/_compare, /_coverage, /_timeline).
+    ui_enabled: bool = True
 
 
 def load_settings(path: Path) -> Settings:
@@ -282,5 +289,6 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         request_timeout=float(raw.get("limits", {}).get("request_timeout", Settings.request_timeout)),
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
         idle_timeout=float(raw.get("limits", {}).get("idle_timeout", Settings.idle_timeout)),
+        ui_enabled=raw.get("ui", {}).get("enabled", Settings.ui_enabled),
         **extra,
     )

@@ -71,6 +71,7 @@ RELOADABLE = (
     _Reloadable(("request_timeout",), ("limits", "request_timeout")),
     _Reloadable(("tasks", "default_deadline"), ("tasks", "default_deadline")),
     _Reloadable(("tasks", "deadlines"), ("tasks", "deadlines")),
+    _Reloadable(("ui_enabled",), ("ui", "enabled")),
 )
 
 #: Config keys of the settings that need a restart, by Settings path.

@@ -27,8 +27,8 @@ async def start_task(services: Services, req: Inbound) -> VNextResponse:
 
 
 async def get_task(services: Services, req: Inbound) -> VNextResponse:
-    task = await _visible_task(services, req)
-    return VNextResponse(200, task_view(task, admin=await _admin_reads(services, req, [task])))
+    task = await visible_task(services, req)
+    return VNextResponse(200, task_view(task, admin=await admin_reads(services, req, [task])))
 
 
 async def server_tasks(services: Services, req: Inbound) -> VNextResponse:
@@ -36,7 +36,7 @@ async def server_tasks(services: Services, req: Inbound) -> VNextResponse:
     server_id = req.match["server_id"]
     # Nova's action list shows the caller may see the server (and works after
     # it is deleted); 404 for anyone else.
-    actions = await _nova_get(req, ops.INSTANCE_ACTIONS(server_id=server_id))
+    actions = await nova_get(req, ops.INSTANCE_ACTIONS(server_id=server_id))
     server_answer = await req.send(ops.SERVER(server_id=server_id))
     server = server_answer.part("server", kind=dict) if server_answer.ok else None
     stored = [await _catch_up(services, req, t) for t in await services.store.tasks_for_server(server_id)]
@@ -55,14 +55,14 @@ async def server_tasks(services: Services, req: Inbound) -> VNextResponse:
         if task.id not in stored_ids and task.state != RUNNING:
             await services.store.add_task(task)
     shown = wanted.keep(merged)
-    admin = await _admin_reads(services, req, shown)
+    admin = await admin_reads(services, req, shown)
     views = [task_view(t, admin=admin) for t in shown]
     return proxy_page("tasks", views, wanted.page, req.path, req.query, req.path_qs)
 
 
 async def task_items(services: Services, req: Inbound) -> VNextResponse:
     wanted = _history_query(req)
-    task = await _visible_task(services, req)
+    task = await visible_task(services, req)
     # An ended task without items (rebuilt from Nova's history) gets them
     # from its instance action: one Nova read, the first time only.
     items = await services.tasks.items_of(task, req.send)
@@ -70,13 +70,13 @@ async def task_items(services: Services, req: Inbound) -> VNextResponse:
     return proxy_page("items", views, wanted.page, req.path, req.query, req.path_qs)
 
 
-async def _visible_task(services: Services, req: Inbound) -> Task:
+async def visible_task(services: Services, req: Inbound) -> Task:
     task = await services.store.get_task(req.match["task_id"])
     if task is None:
         raise VNextError(404, _NO_TASK)
     # Visible to whoever Nova lets read the server's actions.
     try:
-        await _nova_get(req, ops.INSTANCE_ACTIONS(server_id=task.server_id))
+        await nova_get(req, ops.INSTANCE_ACTIONS(server_id=task.server_id))
     except VNextError as exc:
         if exc.status in (403, 404):
             raise VNextError(404, _NO_TASK) from None
@@ -94,7 +94,7 @@ async def _catch_up(services: Services, req: Inbound, task: Task) -> Task:
     return task
 
 
-async def _admin_reads(services: Services, req: Inbound, tasks: list[Task]) -> bool:
+async def admin_reads(services: Services, req: Inbound, tasks: list[Task]) -> bool:
     """Whether the reader may see what Nova shows admins only; asked of
     Nova only when one of these tasks has such details."""
     if not any(t.admin_reason for t in tasks):
@@ -102,7 +102,7 @@ async def _admin_reads(services: Services, req: Inbound, tasks: list[Task]) -> b
     return await services.caller.is_admin(req.token, req.send)
 
 
-async def _nova_get(req: Inbound, call: PlannedCall) -> NovaAnswer:
+async def nova_get(req: Inbound, call: PlannedCall) -> NovaAnswer:
     answer = await req.send(call)
     if not answer.ok:
         error = from_nova(answer.status, answer.body)

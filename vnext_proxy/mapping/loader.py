@@ -283,8 +283,9 @@ class _Builder:
         specs = []
         for name, value in raw.items():
             fpath = (*path, name)
+            declared = Source(doc.file, doc.line_of(fpath))
             if isinstance(value, str):
-                specs.append(FieldSpec(name, source=_path(value)))
+                specs.append(FieldSpec(name, source=_path(value), declared=declared))
                 continue
             kinds = [k for k in ("from", "hook", "const", "fields") if k in value]
             if len(kinds) != 1:
@@ -324,6 +325,7 @@ class _Builder:
                     fields=self._fields(doc, (*fpath, "fields"), value["fields"]) if "fields" in value else None,
                     when=_path(value["when"]) if "when" in value else None,
                     otherwise=value.get("otherwise"),
+                    declared=declared,
                 )
             )
         return tuple(specs)

@@ -45,6 +45,8 @@ class FieldSpec:
     fields: tuple[FieldSpec, ...] | None = None
     when: tuple[str, ...] | None = None
     otherwise: Any = None
+    #: Where the mapping declares it (the compare page links there).
+    declared: Source | None = field(default=None, compare=False)
 
 
 class KeptRenders:

@@ -35,6 +35,7 @@ from vnext_proxy.web.observability import (
     timeout_middleware,
 )
 from vnext_proxy.web.passthrough import add_passthrough_routes
+from vnext_proxy.web.ui import add_ui_routes
 
 
 def create_app(settings: Settings, mappings: MappingSet, *, config: Path | None = None) -> web.Application:
@@ -53,6 +54,7 @@ def create_app(settings: Settings, mappings: MappingSet, *, config: Path | None 
     app.router.add_get("/metrics", metrics_handler)
     if settings.nova.passthrough:
         add_passthrough_routes(app)
+    add_ui_routes(app)
     # Every other path is a vNext route, found in the request's generation.
     app.router.add_route("*", "/{path:.*}", route_in_generation, name=VNEXT_ROUTES)
     app.cleanup_ctx.append(_nova_client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -33,21 +33,24 @@ def route_handler(route: Route, executor: Executor) -> Handler:
     needs_token = route.auth and route.not_applicable is None
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        token = caller_token(request) if needs_token else ""
-        match = request[ROUTE_MATCH]
-        req = Inbound(
-            token=token,
-            method=request.method,
-            send=partial(send_for, request, token),
-            path=request.path,
-            path_qs=request.path_qs,
-            match=match,
-            query=request.query,
-            json=partial(json_body, request),
-        )
+        req = inbound(request, caller_token(request) if needs_token else "", request[ROUTE_MATCH])
         return respond(request, await executor.execute(request[GENERATION].services, req))
 
     return handle
+
+
+def inbound(request: web.Request, token: str, match: Mapping[str, str] | None = None) -> Inbound:
+    """The request as execution sees it, with Nova reached through ``send_for``."""
+    return Inbound(
+        token=token,
+        method=request.method,
+        send=partial(send_for, request, token),
+        path=request.path,
+        path_qs=request.path_qs,
+        match=match if match is not None else {},
+        query=request.query,
+        json=partial(json_body, request),
+    )
 
 
 async def send_for(request: web.Request, token: str, call: PlannedCall) -> NovaAnswer:

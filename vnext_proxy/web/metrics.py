@@ -63,3 +63,48 @@ class Metrics:
     def reload_done(self, result: str) -> None:
         """``applied``, ``unchanged`` or ``refused``."""
         self.reloads.labels(result).inc()
+
+    def route_figures(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per (route, method): requests, the share answered 4xx and 5xx, and
+        the median time, estimated from the latency histogram's buckets as
+        Prometheus' histogram_quantile does."""
+        counts: dict[tuple[str, str], dict[str, float]] = {}
+        for sample in next(iter(self.requests.collect())).samples:
+            if sample.name.endswith("_total"):
+                key = (sample.labels["route"], sample.labels["method"])
+                tally = counts.setdefault(key, {"requests": 0.0, "4xx": 0.0, "5xx": 0.0})
+                tally["requests"] += sample.value
+                status = sample.labels["status"]
+                if status[0] in "45":
+                    tally[f"{status[0]}xx"] += sample.value
+        buckets: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for sample in next(iter(self.latency.collect())).samples:
+            if sample.name.endswith("_bucket"):
+                key = (sample.labels["route"], sample.labels["method"])
+                buckets.setdefault(key, []).append((float(sample.labels["le"]), sample.value))
+        figures = {}
+        for key, tally in counts.items():
+            total = tally["requests"]
+            figures[key] = {
+                "requests": int(total),
+                "client_error_share": round(tally["4xx"] / total, 4) if total else 0.0,
+                "server_error_share": round(tally["5xx"] / total, 4) if total else 0.0,
+                "p50_ms": _median_ms(sorted(buckets.get(key, []))),
+            }
+        return figures
+
+
+def _median_ms(buckets: list[tuple[float, float]]) -> float | None:
+    """The median from cumulative (upper bound, count) buckets, linear within its bucket."""
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = buckets[-1][1] / 2
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return round(lower * 1000, 2)
+            share = (rank - below) / (count - below) if count > below else 1.0
+            return round((lower + (upper - lower) * share) * 1000, 2)
+        lower, below = upper, count
+    return None
