@@ -1,4 +1,4 @@
-"""The ``vnext-proxy`` command: serve, devcloud, demo, mappings, openapi."""
+"""The ``vnext-proxy`` command: serve, devcloud, demo, mappings, openapi, compare."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        # The client's command, for an operator at the proxy: imported only
+        # here, so serving never loads the client.
+        from vnext_proxy.client.cli import main as vnext_main
+
+        return vnext_main(argv, prog="vnext-proxy")
     parser = argparse.ArgumentParser(prog="vnext-proxy", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mappings.add_argument(
         "--update-readme", type=Path, metavar="README", help="with table: replace the table between its markers"
     )
+
+    # Listed for --help only: main hands `compare ...` to the vnext client's command.
+    commands.add_parser("compare", help="show a server, server type or task beside Nova's object, field by field")
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document (JSON) that GET /openapi.json serves")
     openapi.add_argument(

@@ -62,6 +62,10 @@ async def test_a_server_beside_novas_server(proxy: TestClient, server_id: str, n
     assert page["nova_only"]["config_drive"] == nova["config_drive"]
     assert "OS-EXT-STS:vm_state" not in page["nova_only"]
     assert not set(page["nova_only"]) & {p for r in page["fields"] for p in r["nova_fields"]}
+    # The Nova calls made for it, as explain shows them.
+    call = next(c for c in page["nova_calls"] if c["path"] == f"/servers/{server_id}")
+    assert (call["method"], call["status"], call["microversion"]) == ("GET", 200, "2.100")
+    assert call["request_id"].startswith("req-")
 
 
 async def test_a_server_type_beside_novas_flavor(proxy: TestClient, nova_as) -> None:  # type: ignore[no-untyped-def]
@@ -129,6 +133,7 @@ async def test_a_resize_task_on_a_timeline_beside_novas_action(proxy: TestClient
     assert all(s["seconds"] is not None and s["seconds"] >= 0 for s in timeline["steps"])
     assert timeline["nova_action"]["events"] == nova_action["events"]
     assert timeline["server_now"]["vm_state"] == "active"
+    assert any(c["path"].endswith(f"/os-instance-actions/{task['nova_request_id']}") for c in timeline["nova_calls"])
     for step in timeline["steps"]:
         assert step["nova_task_states"] or step["nova_events"], step
 

@@ -114,10 +114,10 @@ def _positive(value: str) -> int:
     return number
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "vnext") -> argparse.ArgumentParser:
     common, waiting = _common_options(), _waiting_options()
     parser = argparse.ArgumentParser(
-        prog="vnext",
+        prog=prog,
         description=DESCRIPTION,
         epilog=EPILOG,
         parents=[common],
@@ -188,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "groups":
             listed.add_argument("--project", help="the project (default: the credentials')")
         listed.set_defaults(run=run)
+
+    compare = leaf(
+        commands, "compare", "a vNext object beside the Nova object it is made from, field by field (GET /_compare/...)"
+    )
+    which = compare.add_mutually_exclusive_group(required=True)
+    which.add_argument("--server", metavar="SERVER", help="a server, by id or by hostname in --project")
+    which.add_argument("--type", metavar="TYPE", help="a server type, by id or name (beside Nova's flavor)")
+    which.add_argument("--task", metavar="TASK", help="a task, by id (beside Nova's instance action)")
+    compare.add_argument("--project", help="the project of a hostname (default: the credentials')")
+    compare.description = (
+        "Each vNext field with its value, the Nova field(s) it is made from and their values, how it was made, "
+        "and where its mapping declares it; then Nova's fields vNext does not show. Asks the proxy's "
+        "GET /_compare/{servers|server_types|server_tasks}/{id} with the caller's token: it shows only "
+        "what that token may read."
+    )
+    compare.set_defaults(run=_compare)
     return parser
 
 
@@ -206,8 +222,9 @@ def _defaults() -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "vnext") -> int:
+    """``prog`` names the command in help and usage: ``vnext-proxy compare`` runs this too."""
+    args = build_parser(prog).parse_args(argv)
     given = set(vars(args))
     for key, value in _defaults().items():
         if key not in given:
@@ -351,6 +368,27 @@ def _groups_list(client: VNext, args: argparse.Namespace) -> int:
     path = f"/projects/{segment(_project(client, args))}/server_groups"
     _show_list(args, list(client.pages(path, "server_groups")), output.GROUP_COLUMNS)
     return 0
+
+
+def _compare(client: VNext, args: argparse.Namespace) -> int:
+    kind, object_id = _compared(client, args)
+    page = client.get(f"/_compare/{kind}/{segment(object_id)}")
+    if not isinstance(page, dict) or not isinstance(page.get("fields"), list):
+        raise ClientError(f"GET /_compare/{kind}/{object_id}: the answer is not a comparison")
+    if args.format == "json":
+        output.print_json(page)
+    else:
+        output.print_compare(page, _out())
+    return 0
+
+
+def _compared(client: VNext, args: argparse.Namespace) -> tuple[str, str]:
+    """The compare page's kind and id for what the options name."""
+    if args.server is not None:
+        return "servers", client.server_id(args.server, args.project)
+    if args.type is not None:
+        return "server_types", client.server_type_id(args.type)
+    return "server_tasks", str(args.task)
 
 
 def _show_list(args: argparse.Namespace, objects: list[dict[str, Any]], columns: list[output.Column]) -> None:

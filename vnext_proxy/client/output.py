@@ -113,6 +113,66 @@ def print_error(error: ApiError, stream: TextIO | None = None) -> None:
     print(f"request id: {error.request_id or '(none given)'}", file=stream)
 
 
+#: The most characters of a value a comparison's table shows (fewer on a
+#: narrow terminal, never fewer than a quoted UUID); -f json has them all.
+COMPARED_VALUE_CHARS = 120
+SHORTEST_VALUE_CHARS = 40
+
+
+def compact(value: Any, limit: int = COMPARED_VALUE_CHARS) -> str:
+    """A value as compact JSON, so ``"1"`` and ``1`` or ``"null"`` and
+    ``null`` read apart; cut short with an ellipsis past ``limit``."""
+    shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def print_compare(page: dict[str, Any], out: Console) -> None:
+    """GET /_compare/...: each vNext field beside the Nova field(s) it came
+    from, then the Nova fields no vNext field shows."""
+    source = f" ({page['declared_at']})" if page.get("declared_at") else ""
+    out.print(f"{page.get('vnext_href')} beside Nova's {page.get('nova_object')}{source}")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for heading in ("VNEXT FIELD", "VNEXT VALUE", "NOVA FIELD(S)", "NOVA VALUE", "HOW", "DECLARED AT"):
+        table.add_column(heading, overflow="fold")
+    limit = min(COMPARED_VALUE_CHARS, max(SHORTEST_VALUE_CHARS, out.width // 3))
+    for row in page.get("fields") or []:
+        for cells in _compare_rows(row, limit):
+            table.add_row(*cells)
+    out.print(table)
+    nova_only = page.get("nova_only") or {}
+    out.print()
+    out.print("Nova fields vNext does not show" + ("" if nova_only else ": none"))
+    if nova_only:
+        leftovers = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        leftovers.add_column("NOVA FIELD", overflow="fold")
+        leftovers.add_column("VALUE", overflow="fold")
+        for key, value in nova_only.items():
+            leftovers.add_row(key, compact(value, limit))
+        out.print(leftovers)
+
+
+def _compare_rows(row: dict[str, Any], limit: int) -> list[tuple[str, ...]]:
+    """One vNext field's lines: the first with the field, its value, how and
+    where declared; one more for each further Nova field it came from, so
+    every Nova field stays on the line of its own value."""
+    nova_fields = row.get("nova_fields") or [""]
+    nova_values = row.get("nova_values") or {}
+
+    def nova_value(name: str) -> str:
+        # A field without a value of its own (other calls' answers) shows none.
+        return compact(nova_values[name], limit) if name in nova_values else ""
+
+    first = (
+        str(row.get("field")),
+        compact(row.get("value"), limit),
+        nova_fields[0],
+        nova_value(nova_fields[0]),
+        text(row.get("transform")),
+        text(row.get("declared_at")),
+    )
+    return [first, *(("", "", name, nova_value(name), "", "") for name in nova_fields[1:])]
+
+
 def addresses(server: dict[str, Any]) -> list[str]:
     """A server's IP addresses: its access addresses, then its interfaces'."""
     networking = server.get("networking") or {}

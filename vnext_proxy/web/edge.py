@@ -39,12 +39,16 @@ def route_handler(route: Route, executor: Executor) -> Handler:
     return handle
 
 
-def inbound(request: web.Request, token: str, match: Mapping[str, str] | None = None) -> Inbound:
-    """The request as execution sees it, with Nova reached through ``send_for``."""
+def inbound(
+    request: web.Request, token: str, match: Mapping[str, str] | None = None, *, record_calls: bool = False
+) -> Inbound:
+    """The request as execution sees it, with Nova reached through ``send_for``
+    (which keeps the record of each call if ``record_calls``, or if the caller
+    asked for explain and the operator allows it)."""
     return Inbound(
         token=token,
         method=request.method,
-        send=partial(send_for, request, token),
+        send=partial(send_for, request, token, record=record_calls),
         path=request.path,
         path_qs=request.path_qs,
         match=match if match is not None else {},
@@ -53,14 +57,14 @@ def inbound(request: web.Request, token: str, match: Mapping[str, str] | None = 
     )
 
 
-async def send_for(request: web.Request, token: str, call: PlannedCall) -> NovaAnswer:
+async def send_for(request: web.Request, token: str, call: PlannedCall, *, record: bool = False) -> NovaAnswer:
     """Every Nova call made for a vNext request goes here: the caller's token,
     the request id, and a record of the call (backend ids, explain)."""
     started = time.perf_counter()
     answer = await request.app[NOVA].send(call, token=token, request_id=request[REQUEST_ID])
     if answer.request_id:
         request[BACKEND_REQUEST_IDS].append(answer.request_id)
-    if not explaining(request):
+    if not (record or explaining(request)):
         return answer
     request[NOVA_CALLS].append(
         {

@@ -23,6 +23,7 @@ from vnext_proxy.mapping.loader import packaged_mappings
 from vnext_proxy.mapping.model import Route
 from vnext_proxy.web.edge import caller_token, inbound
 from vnext_proxy.web.keys import GENERATION, METRICS
+from vnext_proxy.web.middlewares import NOVA_CALLS
 
 _PAGES = files("vnext_proxy.web") / "pages"
 #: The files the pages load besides themselves.
@@ -72,19 +73,22 @@ async def compare_handler(request: web.Request) -> web.StreamResponse:
     if not _wants_json(request):
         return _page("compare.html")
     kind, object_id = request.match_info["kind"], request.match_info["id"]
-    req = inbound(request, caller_token(request))
+    req = inbound(request, caller_token(request), record_calls=True)
     services = request[GENERATION].services
     if kind == "server_tasks":
-        return _json(await compare_task(services, req, object_id))
-    return _json(await compare_object(services, req, kind, object_id))
+        compared = await compare_task(services, req, object_id)
+    else:
+        compared = await compare_object(services, req, kind, object_id)
+    return _json({**compared, "nova_calls": request[NOVA_CALLS]})
 
 
 async def timeline_handler(request: web.Request) -> web.StreamResponse:
     _enabled(request)
     if not _wants_json(request):
         return _page("timeline.html")
-    req = inbound(request, caller_token(request))
-    return _json(await task_timeline(request[GENERATION].services, req, request.match_info["id"]))
+    req = inbound(request, caller_token(request), record_calls=True)
+    timeline = await task_timeline(request[GENERATION].services, req, request.match_info["id"])
+    return _json({**timeline, "nova_calls": request[NOVA_CALLS]})
 
 
 async def coverage_handler(request: web.Request) -> web.StreamResponse:
