@@ -595,3 +595,20 @@ def test_options_go_before_or_after_the_command(capsys, standin: StandIn) -> Non
     after = main(["keypairs", "list", "--endpoint", standin.base, "--token", TOKEN, "-f", "json"])
     assert (after, capsys.readouterr().out) == (0, "[]\n")
     assert len(standin.seen) == 2
+
+
+def test_plain_lines_put_a_running_task_before_its_items_and_an_ended_one_after() -> None:
+    """A first poll that comes late (a loaded Nova) already finds items."""
+    out = io.StringIO()
+    lines = progress.PlainLines(Console(file=out), clock=lambda: 0.0)
+    task = {"id": "t1", "action": "POWER_OFF", "server_id": "s1", "state": "RUNNING"}
+    item = {"id": "i1", "action": "POWERING_OFF", "state": "RUNNING"}
+    lines.show([task], {"t1": [item]})
+    lines.show([{**task, "state": "COMPLETED"}], {"t1": [{**item, "state": "COMPLETED"}]})
+    shown = [line.split(None, 1)[1] for line in out.getvalue().splitlines()]
+    assert shown == [
+        "task t1 POWER_OFF on server s1: RUNNING",
+        "item POWERING_OFF of task t1: RUNNING",
+        "item POWERING_OFF of task t1: COMPLETED",
+        "task t1 POWER_OFF on server s1: COMPLETED",
+    ]

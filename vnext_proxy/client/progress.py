@@ -91,20 +91,28 @@ class PlainLines:
         return None
 
     def show(self, tasks: list[Task], items: Items) -> None:
+        """A running task's line before its items, an ended task's after
+        them: the lines read in order however late a poll first sees them."""
         elapsed = f"{self.clock() - self.started:6.1f}s"
         for task in tasks:
+            changed = self.seen.get(task["id"]) != task.get("state")
+            if changed and task.get("state") not in ENDED:
+                self._task_line(elapsed, task)
             for item in items.get(task["id"], []):
                 key = f"item {item.get('id')}"
                 if self.seen.get(key) != item.get("state"):
                     self.seen[key] = str(item.get("state"))
                     self._line(f"{elapsed}  item {item.get('action')} of task {task['id']}: {item.get('state')}")
-            if self.seen.get(task["id"]) != task.get("state"):
-                self.seen[task["id"]] = str(task.get("state"))
-                reason = f" ({task['reason']})" if task.get("reason") else ""
-                self._line(
-                    f"{elapsed}  task {task['id']} {task.get('action')} on server {task.get('server_id')}: "
-                    f"{task.get('state')}{reason}"
-                )
+            if changed and task.get("state") in ENDED:
+                self._task_line(elapsed, task)
+
+    def _task_line(self, elapsed: str, task: Task) -> None:
+        self.seen[task["id"]] = str(task.get("state"))
+        reason = f" ({task['reason']})" if task.get("reason") else ""
+        self._line(
+            f"{elapsed}  task {task['id']} {task.get('action')} on server {task.get('server_id')}: "
+            f"{task.get('state')}{reason}"
+        )
 
     def _line(self, line: str) -> None:
         # print(), not the console: a plain line must never be wrapped or styled.
