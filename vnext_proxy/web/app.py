@@ -25,7 +25,7 @@ from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.generations import VNEXT_ROUTES, Generations, pin_generation, route_in_generation
-from vnext_proxy.web.keys import CALLER, GENERATIONS, METRICS, NOVA, OWNERS, SETTINGS, STORE, TASKS
+from vnext_proxy.web.keys import CALLER, GENERATIONS, METRICS, NOVA, OWNERS, POLLER, SETTINGS, STORE, TASKS
 from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
 from vnext_proxy.web.observability import (
@@ -75,6 +75,7 @@ async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncItera
     creds = settings.tasks.service_credentials
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
     poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])
+    app[POLLER] = poller
     running = spawn(poller.run(), name="task-poller")
     try:
         yield

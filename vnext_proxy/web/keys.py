@@ -13,6 +13,7 @@ from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.identity import TokenOwners
 from vnext_proxy.stores import Store
 from vnext_proxy.tasks.engine import TaskEngine
+from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ NOVA = web.AppKey("nova", NovaClient)
 CALLER = web.AppKey("caller", CallerFacts)
 OWNERS = web.AppKey("token owners", TokenOwners)
 TASKS = web.AppKey("tasks", TaskEngine)
+#: The one poller of running tasks (its cycles run in the background).
+POLLER = web.AppKey("poller", TaskPoller)
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 
