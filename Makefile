@@ -30,7 +30,7 @@ lint: $(STAMP)
 # the vnext CLI's live progress display is read from (Debian's package).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-packages:
-	@command -v tmux >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux; }
+	@command -v tmux >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux chromium chromium-driver; }
 
 # Every test, on $(PYTHON): the tests against devcloud include one that builds
 # the wheel and runs it from a fresh virtualenv outside the checkout.

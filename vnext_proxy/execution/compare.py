@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from vnext_proxy.calls import NovaAnswer, PlannedCall
@@ -87,6 +88,8 @@ async def task_timeline(services: Services, req: Inbound, task_id: str) -> dict[
         {
             **item_view(item),
             "seconds": _seconds(item.started_at, item.ended_at),
+            # vNext shows times to the second; a time axis needs them exact.
+            "exact": {"started_at": _exact(item.started_at), "ended_at": _exact(item.ended_at)},
             "nova_task_states": states_of.get(item.action, []),
             "nova_events": [item.nova_event] if item.nova_event else events_of.get(item.action, []),
         }
@@ -95,6 +98,7 @@ async def task_timeline(services: Services, req: Inbound, task_id: str) -> dict[
     return {
         "task": view,
         "seconds": _seconds(task.created_at, task.ended_at),
+        "exact": {"created_at": _exact(task.created_at), "ended_at": _exact(task.ended_at)},
         "steps": steps,
         "server_now": None
         if server is None
@@ -137,6 +141,10 @@ async def _instance_action(req: Inbound, task: Task) -> dict[str, Any] | None:
     answer = await nova_get(req, ops.INSTANCE_ACTION(server_id=task.server_id, request_id=task.request_id))
     action: dict[str, Any] = answer.part("instanceAction", kind=dict)
     return action
+
+
+def _exact(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
 
 
 def _seconds(start: Any, end: Any) -> float | None:

@@ -163,7 +163,12 @@ def _word(value: Any) -> str:
     return str(value)
 
 
+#: Nova's own links name Nova's endpoint, which a cloud need not show its
+#: users (vNext renders links of its own).
+_NOT_SHOWN = frozenset({_OTHER_CALLS, "links"})
+
+
 def unshown_nova_fields(rows: list[FieldRow], nova_obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Nova's top-level fields that no vNext field was made from."""
+    """Nova's top-level fields that no vNext field was made from (but its links)."""
     used = {path.split(".")[0] for row in rows for path in row.nova_fields}
-    return {key: value for key, value in nova_obj.items() if key not in used and key != _OTHER_CALLS}
+    return {key: value for key, value in nova_obj.items() if key not in used and key not in _NOT_SHOWN}
