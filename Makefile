@@ -26,8 +26,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/vnext-proxy mappings check
 
-# What the tests need from the system, beyond Python: tmux, the real terminal
-# the vnext CLI's live progress display is read from (Debian's package).
+# What the tests need from the system, beyond Python (Debian's packages):
+# tmux, the real terminal the vnext CLI's live progress display is read
+# from, and Chromium with its driver, the real browser the side-by-side
+# pages are tested in.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-packages:
 	@command -v tmux >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux chromium chromium-driver; }
