@@ -182,6 +182,10 @@ def test_a_server_beside_novas_server(browser: WebDriver, endpoint: str, server_
         assert cell(row, "td.nova-value") == nova[key]
     href = browser.find_element(By.ID, "vnext-href").get_attribute("href") or ""
     assert href.endswith(f"/servers/{server_id}")
+    # The Nova calls made for the page, as explain shows them.
+    (call,) = browser.find_elements(By.CSS_SELECTOR, f'#nova-calls tr[data-path="/servers/{server_id}"]')
+    assert (cell(call, "td.method"), cell(call, "td.status"), cell(call, "td.microversion")) == ("GET", "200", "2.100")
+    assert cell(call, "td.request-id").startswith("req-")
     screenshot(browser, "compare-server")
     # The declared link opens the mapping file at the line that makes the field.
     declared = virt.find_element(By.CSS_SELECTOR, "td.declared a").get_attribute("href") or ""

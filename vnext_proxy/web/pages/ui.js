@@ -323,7 +323,42 @@
             : el("tr", { class: "none" }, el("td", { colspan: "2" }, muted("None: every Nova field is shown."))),
         ),
       ),
+      ...novaCallsTable(data.nova_calls),
     );
+  }
+
+  // The Nova calls made for this page, as X-VNext-Explain shows them.
+  function novaCallsTable(calls) {
+    const rows = (calls || []).map((c) => {
+      const query = new URLSearchParams(c.query || {}).toString();
+      return el(
+        "tr",
+        { data: { method: c.method, path: c.path } },
+        el("td", { class: "method" }, el("code", { text: c.method })),
+        el("td", { class: "path" }, el("code", { text: query ? `${c.path}?${query}` : c.path })),
+        el("td", { class: "microversion" }, el("code", { text: c.microversion || "" })),
+        el("td", { class: "status num", text: String(c.status) }),
+        el("td", { class: "ms num", text: `${c.ms} ms` }),
+        el("td", { class: "request-id" }, value(c.request_id)),
+      );
+    });
+    return [
+      el("h2", { text: "Nova calls made for this page" }),
+      el(
+        "table",
+        { id: "nova-calls", class: "grid" },
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Method", "Path", "Microversion", "Status", "Time", "Nova request id"].map((h) => el("th", { class: "nova", text: h })),
+          ),
+        ),
+        el("tbody", {}, rows.length ? rows : el("tr", { class: "none" }, el("td", { colspan: "6" }, muted("None.")))),
+      ),
+    ];
   }
 
   // ---- coverage -----------------------------------------------------------
@@ -711,6 +746,7 @@
       ),
       el("h2", { text: "Nova's events for the action" }),
       eventsTable(events),
+      ...novaCallsTable(data.nova_calls),
     );
     if (task.state === "RUNNING") refreshTimer = setTimeout(load, REFRESH_MS);
   }
