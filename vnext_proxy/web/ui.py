@@ -9,8 +9,10 @@ token may read through the API. ``ui: {enabled: false}`` turns them off.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import string
 from importlib.resources import files
 from typing import Any
 
@@ -63,15 +65,35 @@ def _wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _page(name: str) -> web.Response:
-    text = (_PAGES / name).read_text(encoding="utf-8")
-    return web.Response(text=text, content_type="text/html", headers=_PAGE_HEADERS)
+_TOKEN_HINT = (
+    "Type a token and press Show. The page shows what that token may read through the API; the token stays in "
+    "this tab only (sessionStorage), until you close it or press Forget token."
+)
+#: Each page: its title and its hint. The pages share one shell, filled in
+#: with these constants only: nothing of a request goes into a page.
+_PAGE_TEXTS = {
+    "compare": ("Side by side", _TOKEN_HINT),
+    "timeline": ("Task timeline", _TOKEN_HINT),
+    "coverage": ("Coverage", "The coverage needs no token."),
+}
+
+
+@functools.cache
+def _page_html(page: str) -> str:
+    title, hint = _PAGE_TEXTS[page]
+    shell = string.Template((_PAGES / "page.html").read_text(encoding="utf-8"))
+    current = ' aria-current="page"' if page == "coverage" else ""
+    return shell.substitute(title=title, page=page, hint=hint, coverage_current=current)
+
+
+def _page(page: str) -> web.Response:
+    return web.Response(text=_page_html(page), content_type="text/html", headers=_PAGE_HEADERS)
 
 
 async def compare_handler(request: web.Request) -> web.StreamResponse:
     _enabled(request)
     if not _wants_json(request):
-        return _page("compare.html")
+        return _page("compare")
     kind, object_id = request.match_info["kind"], request.match_info["id"]
     req = inbound(request, caller_token(request), record_calls=True)
     services = request[GENERATION].services
@@ -85,7 +107,7 @@ async def compare_handler(request: web.Request) -> web.StreamResponse:
 async def timeline_handler(request: web.Request) -> web.StreamResponse:
     _enabled(request)
     if not _wants_json(request):
-        return _page("timeline.html")
+        return _page("timeline")
     req = inbound(request, caller_token(request), record_calls=True)
     timeline = await task_timeline(request[GENERATION].services, req, request.match_info["id"])
     return _json({**timeline, "nova_calls": request[NOVA_CALLS]})
@@ -95,7 +117,7 @@ async def coverage_handler(request: web.Request) -> web.StreamResponse:
     """Mappings and the proxy's own metrics only: nothing a token guards."""
     _enabled(request)
     if not _wants_json(request):
-        return _page("coverage.html")
+        return _page("coverage")
     mappings = request[GENERATION].mappings
     figures = request.app[METRICS].route_figures()
 
