@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import aio_pika
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import POSTGRES, postgres_schema
+from helpers import POSTGRES, RABBITMQ, postgres_schema
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.process import DevCloudProcess
@@ -49,6 +50,26 @@ def postgres() -> str:
     return POSTGRES
 
 
+@pytest.fixture(scope="session")
+def rabbitmq() -> str:
+    """The RabbitMQ URL (amqp://) for the notification tests, once it answers;
+    skipped with the reason where there is none, a failure under CI."""
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(RABBITMQ, timeout=5)
+        await connection.close()
+
+    try:
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, probe()).result()
+    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+        reason = f"RabbitMQ is not at {RABBITMQ} ({exc!r}); start it, or name another in VNEXT_TEST_RABBITMQ"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI needs RabbitMQ: {reason}")
+        pytest.skip(reason)
+    return RABBITMQ
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A store of the test's own: a SQLite file, then the machine's PostgreSQL
@@ -64,7 +85,10 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 @pytest.fixture(scope="session")
 def devcloud() -> Iterator[str]:
     """Start devcloud once, on a free port; yields Nova's endpoint (…/v2.1)."""
-    cloud = DevCloudProcess(port=0, log_path=ROOT / "var" / "test-devcloud.log")
+    # Nova publishes its versioned notifications, as a cloud configured for
+    # the proxy's notifications does; with no RabbitMQ it only logs that.
+    bus = RABBITMQ.replace("amqp://", "rabbit://", 1)
+    cloud = DevCloudProcess(port=0, log_path=ROOT / "var" / "test-devcloud.log", notifications=bus)
     cloud.start()
     assert cloud.endpoint is not None
     try:

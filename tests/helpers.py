@@ -23,6 +23,9 @@ from aiohttp import web
 #: The PostgreSQL the store and replica tests use (the conftest's `postgres`
 #: fixture checks it is there): the machine's, unless VNEXT_TEST_POSTGRES names another.
 POSTGRES = os.environ.get("VNEXT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+#: The RabbitMQ devcloud's Nova publishes its notifications to, and the
+#: proxy reads them from (the conftest's `rabbitmq` fixture checks it is there).
+RABBITMQ = os.environ.get("VNEXT_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def _ephemeral_ports() -> range:

@@ -57,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     devcloud = commands.add_parser("devcloud", help="run a real Nova (fake virt driver) on 127.0.0.1")
     devcloud.add_argument("--port", type=int, default=8774, help="port to listen on (0: any free port)")
+    devcloud.add_argument(
+        "--notifications",
+        metavar="URL",
+        help="publish Nova's versioned notifications to this RabbitMQ (rabbit://user:password@host:5672/)",
+    )
 
     demo = commands.add_parser("demo", help="run devcloud and the proxy together, with example calls")
     demo.add_argument("--port", type=int, default=8780, help="the proxy's port")
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.config)
         if args.command == "devcloud":
-            return _devcloud(args.port)
+            return _devcloud(args.port, args.notifications)
         if args.command == "demo":
             from vnext_proxy.demo import run_demo
 
@@ -250,7 +255,7 @@ def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:
         return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
-def _devcloud(port: int) -> int:
+def _devcloud(port: int, notifications: str | None = None) -> int:
     try:
         from vnext_proxy.devcloud import harness
     except ImportError as exc:
@@ -269,7 +274,7 @@ def _devcloud(port: int) -> int:
             print(f"  {ident.token:22} user {ident.user_name:6} project {ident.project_id} roles {roles}")
         print("READY", endpoint, flush=True)
 
-    harness.serve_forever(port, on_ready=announce)
+    harness.serve_forever(port, on_ready=announce, notifications=notifications)
     return 0
 
 

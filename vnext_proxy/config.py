@@ -110,6 +110,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "idle_timeout": _SECONDS,
             },
         },
+        "notifications": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url"],
+            "properties": {
+                "url": {"type": "string", "pattern": "^amqps?://"},
+                "exchange": {"type": "string", "minLength": 1},
+                "queue": {"type": "string", "minLength": 1},
+                "topic": {"type": "string", "minLength": 1},
+            },
+        },
         "ui": {
             "type": "object",
             "additionalProperties": False,
@@ -153,6 +164,20 @@ class ServiceCredentials:
     auth_url: str | None = None
     user_domain_name: str = "Default"
     project_domain_name: str = "Default"
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Where Nova's versioned notifications are read from (RabbitMQ)."""
+
+    #: amqp://user:password@host:5672/vhost, as Nova's transport_url names it.
+    url: str = field(repr=False)
+    #: Nova's control_exchange.
+    exchange: str = "nova"
+    #: The proxy's own durable queue, bound to ``<topic>.*``.
+    queue: str = "vnext-proxy"
+    #: Nova's [notifications] versioned_notifications_topics.
+    topic: str = "versioned_notifications"
 
 
 @dataclass(frozen=True)
@@ -201,6 +226,8 @@ class Settings:
     idle_timeout: float = 75.0
     #: Serve the side-by-side pages (/_compare, /_coverage, /_timeline).
     ui_enabled: bool = True
+    #: Nova's notifications wake the task poller (None: it polls only).
+    notifications: NotificationSettings | None = None
 
 
 def load_settings(path: Path) -> Settings:
@@ -290,5 +317,6 @@ def _build(raw: dict[str, Any], base_dir: Path) -> Settings:
         shutdown_timeout=float(raw.get("limits", {}).get("shutdown_timeout", Settings.shutdown_timeout)),
         idle_timeout=float(raw.get("limits", {}).get("idle_timeout", Settings.idle_timeout)),
         ui_enabled=raw.get("ui", {}).get("enabled", Settings.ui_enabled),
+        notifications=NotificationSettings(**raw["notifications"]) if "notifications" in raw else None,
         **extra,
     )

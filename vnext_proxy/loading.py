@@ -86,6 +86,7 @@ RESTART_ONLY: dict[tuple[str, ...], tuple[str, ...]] = {
     ("idle_timeout",): ("limits", "idle_timeout"),
     ("tasks", "poll_interval"): ("tasks", "poll_interval"),
     ("tasks", "service_credentials"): ("tasks", "service_credentials"),
+    ("notifications",): ("notifications",),
     ("nova", "endpoint"): ("nova", "endpoint"),
     ("nova", "keystone"): ("nova", "keystone"),
     ("nova", "microversion"): ("nova", "microversion"),

@@ -107,24 +107,78 @@ class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
         nova_identity.verify_project_id = _verify_project_id
 
 
-def start(port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, Callable[[], None]]:
+#: Where oslo.messaging keeps notifications for a consumer that may come
+#: later: queues of its own, which nobody here reads.
+_OSLO_QUEUES = ("versioned_notifications.info", "versioned_notifications.error")
+
+
+def publish_notifications(cloud: _DevCloud, url: str) -> None:
+    """Nova's versioned notifications to the bus at ``url`` (rabbit://), as a
+    cloud configured with notification_format = versioned sends them; RPC
+    stays in this process. Only the notifier is swapped, after set-up."""
+    import oslo_messaging
+    from nova import rpc
+
+    cloud.flags(notification_format="versioned", group="notifications")
+    transport = oslo_messaging.get_notification_transport(CONF, url=url)
+    rpc.NOTIFIER = oslo_messaging.Notifier(
+        transport,
+        driver="messagingv2",
+        topics=["versioned_notifications"],
+        serializer=rpc.RequestContextSerializer(rpc.JsonPayloadSerializer()),
+    )
+
+
+def drop_unread_notifications(url: str) -> None:
+    """oslo.messaging's own notification queues fill up with every event of a
+    run (a real cloud has consumers, or a TTL policy): emptied at start and stop."""
+    import asyncio
+
+    import aio_pika
+
+    async def drop() -> None:
+        connection = await aio_pika.connect(url.replace("rabbit://", "amqp://", 1), timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            for name in _OSLO_QUEUES:
+                await channel.queue_delete(name)
+
+    try:
+        asyncio.run(drop())
+    except Exception as exc:  # the bus is best-effort for devcloud too
+        print(f"devcloud: could not drop oslo's notification queues: {exc!r}", file=sys.stderr)
+
+
+def start(
+    port: int, host: str = "127.0.0.1", notifications: str | None = None
+) -> tuple[WSGIServer, Callable[[], None]]:
     """Bring Nova up and serve it; returns the server and a stop function."""
     cloud = _DevCloud()
     cloud.setUp()
     cloud.make_honest()
+    if notifications is not None:
+        drop_unread_notifications(notifications)
+        publish_notifications(cloud, notifications)
     app = token_auth(cloud.api_fixture.app())
     server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
 
     def stop() -> None:
         server.shutdown()
         server.server_close()
+        if notifications is not None:
+            drop_unread_notifications(notifications)
 
     return server, stop
 
 
-def serve_forever(port: int, host: str = "127.0.0.1", on_ready: Callable[[str], None] | None = None) -> None:
+def serve_forever(
+    port: int,
+    host: str = "127.0.0.1",
+    on_ready: Callable[[str], None] | None = None,
+    notifications: str | None = None,
+) -> None:
     """Run devcloud in this process until SIGINT or SIGTERM."""
-    server, stop = start(port, host)
+    server, stop = start(port, host, notifications)
     endpoint = f"http://{host}:{server.server_port}/v2.1"
     stopping = threading.Event()
 

@@ -16,9 +16,11 @@ from typing import IO
 class DevCloudProcess:
     """``vnext-proxy devcloud`` in a subprocess; ``endpoint`` once it is ready."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+    def __init__(self, port: int = 0, log_path: Path | None = None, notifications: str | None = None) -> None:
         self.port = port
         self.log_path = log_path
+        #: A RabbitMQ (rabbit://...) Nova publishes its versioned notifications to.
+        self.notifications = notifications
         self.endpoint: str | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
@@ -26,8 +28,11 @@ class DevCloudProcess:
 
     def start(self, timeout: float = 120.0) -> str:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "vnext_proxy", "devcloud", "--port", str(self.port)]
+        if self.notifications is not None:
+            command += ["--notifications", self.notifications]
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "vnext_proxy", "devcloud", "--port", str(self.port)],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -82,10 +82,14 @@ class TaskPoller:
         self.max_backoff = max_backoff
         self._last_ok: dict[str, datetime] = {}
         self.cycles = 0
+        #: Servers Nova's notifications said to look at before the next cycle.
+        self._woken: set[str] = set()
+        self._wake = asyncio.Event()
 
-    async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    async def run(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         """Poll forever; after a failed cycle wait twice as long (up to
-        max_backoff), and back to the interval after a good one."""
+        max_backoff), and back to the interval after a good one. Between
+        cycles, the servers Nova said were done (``wake``) are looked at at once."""
         delay = self.interval
         while True:
             try:
@@ -96,7 +100,52 @@ class TaskPoller:
             except Exception as exc:  # keep polling whatever one cycle met
                 delay = min(delay * 2, self.max_backoff)
                 log.warning("task poll failed (%s); next try in %.0fs", _describe(exc), delay)
-            await sleep(delay)
+            await (sleep(delay) if sleep is not None else self._rest(delay))
+
+    def wake(self, server_id: str) -> None:
+        """Nova says an action on this server ended: look at it now, not at
+        the next cycle. Best-effort: the cycle still looks at everything."""
+        self._woken.add(server_id)
+        self._wake.set()
+
+    def holds_lease(self) -> bool:
+        """Whether this replica is the one that polls (always, without a lease)."""
+        return self.service is None or self._lease_until > time.monotonic()
+
+    async def _rest(self, delay: float) -> None:
+        """Wait ``delay`` seconds for the next cycle, stepping woken servers' tasks meanwhile."""
+        until = time.monotonic() + delay
+        while (left := until - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except TimeoutError:
+                return
+            self._wake.clear()
+            woken, self._woken = self._woken, set()
+            try:
+                await self.poll_servers(woken)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next cycle looks at them anyway
+                log.warning("looking at %d woken server(s) failed (%s)", len(woken), _describe(exc))
+
+    async def poll_servers(self, server_ids: set[str]) -> None:
+        """Step the running tasks on these servers now, each reading its server."""
+        if self.service is not None and not await self._renew_lease():
+            return
+        service_token = await self.service.token() if self.service is not None else None
+        for task in await self.engine.store.running_tasks():
+            token = service_token or self.engine.token_for(task.id)
+            if task.server_id in server_ids and token is not None:
+                await self._step_reading(task, token)
+
+    async def _step_reading(self, task: Task, token: str) -> None:
+        try:
+            await self.engine.advance(task, self._fenced(token))
+        except (asyncio.CancelledError, LeaseLost):
+            raise
+        except Exception as exc:  # the next task still gets its turn
+            log.warning("task %s could not advance: %s", task.id, _describe(exc))
 
     async def poll_once(self) -> CycleStats:
         started = self.engine.clock()

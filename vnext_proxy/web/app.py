@@ -20,12 +20,24 @@ from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
 from vnext_proxy.nova.identity import TokenOwners, keystone_url
+from vnext_proxy.nova.notifications import NotificationListener
 from vnext_proxy.nova.service_auth import ServiceAuth
 from vnext_proxy.stores import open_store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
 from vnext_proxy.web.generations import VNEXT_ROUTES, Generations, pin_generation, route_in_generation
-from vnext_proxy.web.keys import CALLER, GENERATIONS, METRICS, NOVA, OWNERS, POLLER, SETTINGS, STORE, TASKS
+from vnext_proxy.web.keys import (
+    CALLER,
+    GENERATIONS,
+    METRICS,
+    NOTIFICATIONS,
+    NOVA,
+    OWNERS,
+    POLLER,
+    SETTINGS,
+    STORE,
+    TASKS,
+)
 from vnext_proxy.web.metrics import Metrics
 from vnext_proxy.web.middlewares import error_middleware, request_id_middleware
 from vnext_proxy.web.observability import (
@@ -76,13 +88,20 @@ async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncItera
     service = ServiceAuth(creds, settings.nova) if creds is not None else None
     poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])
     app[POLLER] = poller
-    running = spawn(poller.run(), name="task-poller")
+    running = [spawn(poller.run(), name="task-poller")]
+    if settings.notifications is not None:
+        # The poller's lease holder consumes: the one replica that polls.
+        listener = NotificationListener(settings.notifications, lambda e: poller.wake(e.server_id), poller.holds_lease)
+        app[NOTIFICATIONS] = listener
+        running.append(spawn(listener.run(), name="nova-notifications"))
     try:
         yield
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await store.close()
 
 

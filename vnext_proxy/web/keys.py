@@ -11,6 +11,7 @@ from vnext_proxy.config import Settings
 from vnext_proxy.nova.caller import CallerFacts
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.identity import TokenOwners
+from vnext_proxy.nova.notifications import NotificationListener
 from vnext_proxy.stores import Store
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.poller import TaskPoller
@@ -31,6 +32,8 @@ OWNERS = web.AppKey("token owners", TokenOwners)
 TASKS = web.AppKey("tasks", TaskEngine)
 #: The one poller of running tasks (its cycles run in the background).
 POLLER = web.AppKey("poller", TaskPoller)
+#: Nova's notifications, when the config names their bus.
+NOTIFICATIONS = web.AppKey("notifications", NotificationListener)
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -20,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from vnext_proxy.errors import VNextError
 from vnext_proxy.timeutil import show_time
 from vnext_proxy.web.generations import VNEXT_ROUTES
-from vnext_proxy.web.keys import GENERATION, METRICS, NOVA, ROUTE_MATCH
+from vnext_proxy.web.keys import GENERATION, METRICS, NOTIFICATIONS, NOVA, ROUTE_MATCH
 from vnext_proxy.web.middlewares import BACKEND_REQUEST_IDS, REQUEST_ID
 
 access_log = logging.getLogger("vnext_proxy.access")
@@ -91,4 +92,7 @@ async def healthcheck_handler(request: web.Request) -> web.StreamResponse:
         nova_state = f"down: {exc.message}"
     generation = request[GENERATION]
     mappings = {"version": generation.version, "loaded_at": show_time(generation.loaded_at)}
-    return web.json_response({"proxy": "up", "nova": nova_state, "mappings": mappings})
+    health: dict[str, Any] = {"proxy": "up", "nova": nova_state, "mappings": mappings}
+    if NOTIFICATIONS in request.app:
+        health["notifications"] = request.app[NOTIFICATIONS].health()
+    return web.json_response(health)
