@@ -14,6 +14,7 @@ from vnext_proxy.errors import VNextError
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.nova.client import NovaClient
 from vnext_proxy.nova.endpoint import EndpointResolver
+from vnext_proxy.nova.notifications import probe_bus, shown_url
 from vnext_proxy.nova.operations import INSTANCE_ACTIONS, SERVERS
 from vnext_proxy.nova.service_auth import ServiceAuth
 
@@ -43,7 +44,7 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
             answer = await nova.versions()
         except VNextError as exc:
             findings.append(Finding(False, f"Nova cannot be reached: {exc.message}"))
-            return findings + await _credentials(settings, None)
+            return findings + await _credentials(settings, None) + await _notifications(settings)
         v21 = next((v for v in (answer.body or {}).get("versions", []) if v.get("id") == "v2.1"), None)
         if v21 is None:
             findings.append(Finding(False, f"what answers at {endpoint} is not Nova (no v2.1 in its versions)"))
@@ -58,7 +59,18 @@ async def run_checks(settings: Settings, mappings: MappingSet) -> list[Finding]:
                     + ("" if fits else f": it cannot serve {settings.nova.microversion} (set nova.microversion)"),
                 )
             )
-        return findings + await _credentials(settings, nova)
+        return findings + await _credentials(settings, nova) + await _notifications(settings)
+
+
+async def _notifications(settings: Settings) -> list[Finding]:
+    bus = settings.notifications
+    if bus is None:
+        interval = settings.tasks.poll_interval
+        return [Finding(True, f"no notifications: tasks follow Nova within a poll interval ({interval:g}s)")]
+    problem = await probe_bus(bus)
+    if problem is None:
+        return [Finding(True, f"Nova's notifications: exchange {bus.exchange!r} is on {shown_url(bus.url)}")]
+    return [Finding(False, f"Nova's notifications: {problem}")]
 
 
 async def _credentials(settings: Settings, nova: NovaClient | None) -> list[Finding]:

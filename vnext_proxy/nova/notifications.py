@@ -82,6 +82,24 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path or '/'}"
 
 
+async def probe_bus(settings: NotificationSettings) -> str | None:
+    """What is wrong with the bus for the listener, or None: it answers and
+    Nova's exchange is there (Nova declares it with its first notification)."""
+    try:
+        connection = await aio_pika.connect(settings.url, timeout=5)
+    except Exception as exc:  # any failure to connect is the finding
+        return f"{shown_url(settings.url)} cannot be reached ({exc.__class__.__name__})"
+    async with connection:
+        try:
+            await (await connection.channel()).get_exchange(settings.exchange, ensure=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return (
+                f"no exchange {settings.exchange!r} on {shown_url(settings.url)} yet: Nova declares it when it "
+                "sends its first notification (notification_format = versioned, and its transport_url on this bus)"
+            )
+    return None
+
+
 class NotificationListener:
     """One connection to the bus per process, kept up with backoff; it
     consumes while ``active()`` says so (the poller's lease holder)."""
