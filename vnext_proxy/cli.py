@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="URL",
         help="publish Nova's versioned notifications to this RabbitMQ (rabbit://user:password@host:5672/)",
     )
+    devcloud.add_argument(
+        "--keystone",
+        action="store_true",
+        help="validate tokens with a real Keystone 30 (own process, password 'devcloud') instead of the token table",
+    )
 
     demo = commands.add_parser("demo", help="run devcloud and the proxy together, with example calls")
     demo.add_argument("--port", type=int, default=8780, help="the proxy's port")
@@ -99,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.config)
         if args.command == "devcloud":
-            return _devcloud(args.port, args.notifications)
+            return _devcloud(args.port, args.notifications, args.keystone)
         if args.command == "demo":
             from vnext_proxy.demo import run_demo
 
@@ -255,7 +260,7 @@ def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:
         return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
-def _devcloud(port: int, notifications: str | None = None) -> int:
+def _devcloud(port: int, notifications: str | None = None, keystone: bool = False) -> int:
     try:
         from vnext_proxy.devcloud import harness
     except ImportError as exc:
@@ -266,15 +271,21 @@ def _devcloud(port: int, notifications: str | None = None) -> int:
         return 2
     from vnext_proxy.devcloud.identities import IDENTITIES
 
-    def announce(endpoint: str) -> None:
+    def announce(endpoint: str, keystone_url: str | None) -> None:
         print(f"devcloud: Nova 34 is serving at {endpoint}")
+        if keystone_url is not None:
+            print(f"Keystone 30 is serving at {keystone_url}; every user's password is 'devcloud':")
+            for ident in IDENTITIES:
+                print(f"  user {ident.user_name:13} project {ident.project_name:9} roles {','.join(ident.roles)}")
+            print("READY", endpoint, keystone_url, flush=True)
+            return
         print("tokens it accepts (send as X-Auth-Token):")
         for ident in IDENTITIES:
             roles = ",".join(ident.roles)
             print(f"  {ident.token:22} user {ident.user_name:6} project {ident.project_id} roles {roles}")
         print("READY", endpoint, flush=True)
 
-    harness.serve_forever(port, on_ready=announce, notifications=notifications)
+    harness.serve_forever(port, on_ready=announce, notifications=notifications, keystone=keystone)
     return 0
 
 

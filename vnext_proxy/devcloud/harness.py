@@ -5,7 +5,8 @@ placement and fake Glance/Neutron/Cinder in about two seconds. This module
 makes that setup honest enough to stand in for a cloud: real policy defaults,
 request contexts built from the WSGI environ (so an instance action's
 request_id equals the x-openstack-request-id of the call that started it),
-and a token table in front instead of Nova's header stubs.
+and a token table in front instead of Nova's header stubs, or (``keystone``)
+keystonemiddleware validating against a real Keystone in a child process.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import os
 # Must happen before nova is imported: in eventlet mode casts never run.
 os.environ.setdefault("OS_NOVA_DISABLE_EVENTLET_PATCHING", "1")
 
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 import threading
+import traceback
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -35,11 +41,13 @@ import webob.exc
 from nova.api import auth as nova_auth
 from nova.api.openstack import identity as nova_identity
 
+from vnext_proxy.devcloud import keystone as devcloud_keystone
 from vnext_proxy.devcloud.auth import token_auth
 from vnext_proxy.devcloud.identities import IDENTITIES
 
 CONF = nova.conf.CONF
 _REAL_CREATE_CONTEXT = nova_auth.NovaKeystoneContext.__dict__["_create_context"]
+_REAL_VERIFY_PROJECT_ID = nova_identity.verify_project_id
 _PROJECTS = frozenset(identity.project_id for identity in IDENTITIES)
 
 
@@ -107,6 +115,31 @@ class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
         nova_identity.verify_project_id = _verify_project_id
 
 
+class _KeystoneDevCloud(_DevCloud):
+    """Nova behind keystonemiddleware's auth_token, validating against a real Keystone."""
+
+    STUB_KEYSTONE = False  # keeps auth_token in the paste pipeline
+    keystone_url = ""
+
+    def _setup_services(self) -> None:
+        from keystoneauth1 import loading as ks_loading
+
+        # auth_token registers the password plugin's options (username,
+        # password, ...) only when its filter is built: flags() needs them now.
+        ks_loading.register_auth_conf_options(CONF, "keystone_authtoken")
+        CONF.register_opts(ks_loading.get_auth_plugin_conf_options("password"), group="keystone_authtoken")
+        for name, value in devcloud_keystone.authtoken_options(self.keystone_url).items():
+            self.flags(**{name: value}, group="keystone_authtoken")
+        # How Nova finds Keystone (verify_project_id) in the caller's catalog.
+        self.flags(region_name=devcloud_keystone.REGION, valid_interfaces=["public"], group="keystone")
+        super()._setup_services()
+
+    def make_honest(self) -> None:
+        super().make_honest()
+        # Whether a project exists is the real Keystone's to say now.
+        nova_identity.verify_project_id = _REAL_VERIFY_PROJECT_ID
+
+
 #: Where oslo.messaging keeps notifications for a consumer that may come
 #: later: queues of its own, which nobody here reads.
 _OSLO_QUEUES = ("versioned_notifications.info", "versioned_notifications.error")
@@ -149,17 +182,48 @@ def drop_unread_notifications(url: str) -> None:
         print(f"devcloud: could not drop oslo's notification queues: {exc!r}", file=sys.stderr)
 
 
+#: Where the proxy is expected, for the catalog's compute-vnext entry.
+DEFAULT_VNEXT_URL = "http://127.0.0.1:8780/"
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def start(
-    port: int, host: str = "127.0.0.1", notifications: str | None = None
-) -> tuple[WSGIServer, Callable[[], None]]:
-    """Bring Nova up and serve it; returns the server and a stop function."""
-    cloud = _DevCloud()
+    port: int,
+    host: str = "127.0.0.1",
+    notifications: str | None = None,
+    keystone: bool = False,
+    vnext_url: str = DEFAULT_VNEXT_URL,
+) -> tuple[WSGIServer, Callable[[], None], str | None]:
+    """Bring Nova up and serve it; returns the server, a stop function and,
+    with ``keystone``, the real Keystone's URL (…/v3) Nova validates against."""
+    keystone_process = None
+    if keystone:
+        # The catalog names Nova, so its port is chosen before Keystone starts;
+        # Keystone sets itself up while Nova does.
+        port = port or _free_port(host)
+        workdir = Path(tempfile.mkdtemp(prefix="devcloud-keystone-"))
+        log = os.environ.get("DEVCLOUD_KEYSTONE_LOG")
+        keystone_process = devcloud_keystone.start_keystone(
+            workdir, _free_port("127.0.0.1"), f"http://{host}:{port}/v2.1", vnext_url, Path(log) if log else None
+        )
+        _KeystoneDevCloud.keystone_url = keystone_process.url
+    cloud = _KeystoneDevCloud() if keystone else _DevCloud()
     cloud.setUp()
     cloud.make_honest()
     if notifications is not None:
         drop_unread_notifications(notifications)
         publish_notifications(cloud, notifications)
-    app = token_auth(cloud.api_fixture.app())
+    app = cloud.api_fixture.app()
+    if keystone_process is not None:
+        keystone_process.wait_ready()
+    else:
+        app = token_auth(app)
     server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
 
     def stop() -> None:
@@ -167,18 +231,29 @@ def start(
         server.server_close()
         if notifications is not None:
             drop_unread_notifications(notifications)
+        if keystone_process is not None:
+            keystone_process.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
-    return server, stop
+    return server, stop, keystone_process.url if keystone_process else None
 
 
 def serve_forever(
     port: int,
     host: str = "127.0.0.1",
-    on_ready: Callable[[str], None] | None = None,
+    on_ready: Callable[[str, str | None], None] | None = None,
     notifications: str | None = None,
+    keystone: bool = False,
 ) -> None:
-    """Run devcloud in this process until SIGINT or SIGTERM."""
-    server, stop = start(port, host, notifications)
+    """Run devcloud in this process until SIGINT or SIGTERM; ``on_ready``
+    gets Nova's endpoint and, with ``keystone``, Keystone's URL."""
+    try:
+        server, stop, keystone_url = start(port, host, notifications, keystone)
+    except Exception:
+        # Nova's non-daemon threads would keep a failed start alive forever.
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
     endpoint = f"http://{host}:{server.server_port}/v2.1"
     stopping = threading.Event()
 
@@ -190,7 +265,7 @@ def serve_forever(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if on_ready is not None:
-        on_ready(endpoint)
+        on_ready(endpoint, keystone_url)
     server.serve_forever(poll_interval=0.2)
     # Nova's services leave non-daemon threads running, which would keep the
     # process alive after a signal; a dev cloud has nothing left to save.

@@ -16,12 +16,17 @@ from typing import IO
 class DevCloudProcess:
     """``vnext-proxy devcloud`` in a subprocess; ``endpoint`` once it is ready."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None, notifications: str | None = None) -> None:
+    def __init__(
+        self, port: int = 0, log_path: Path | None = None, notifications: str | None = None, keystone: bool = False
+    ) -> None:
         self.port = port
         self.log_path = log_path
         #: A RabbitMQ (rabbit://...) Nova publishes its versioned notifications to.
         self.notifications = notifications
+        #: Nova validates tokens with a real Keystone (``keystone_url``, …/v3).
+        self.keystone = keystone
         self.endpoint: str | None = None
+        self.keystone_url: str | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
         self._pump_thread = threading.Thread()
@@ -31,6 +36,10 @@ class DevCloudProcess:
         command = [sys.executable, "-m", "vnext_proxy", "devcloud", "--port", str(self.port)]
         if self.notifications is not None:
             command += ["--notifications", self.notifications]
+        if self.keystone:
+            command.append("--keystone")
+            if self.log_path is not None:  # Keystone's own log, beside devcloud's
+                env["DEVCLOUD_KEYSTONE_LOG"] = str(self.log_path.with_suffix(".keystone.log"))
         self._proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -56,7 +65,9 @@ class DevCloudProcess:
                 break
             seen.append(line)
             if line.startswith("READY "):
-                self.endpoint = line.split()[1]
+                words = line.split()
+                self.endpoint = words[1]
+                self.keystone_url = words[2] if self.keystone else None
                 return self.endpoint
         self.stop()
         tail = "".join(seen[-20:])
