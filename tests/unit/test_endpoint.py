@@ -31,18 +31,21 @@ def settings(interface: str, region: str) -> NovaSettings:
     return NovaSettings(keystone=KeystoneSettings(auth_url=KEYSTONE, interface=interface, region_name=region))
 
 
+def catalog_of(request, context):  # type: ignore[no-untyped-def]
+    """GET /v3/auth/catalog: the catalog of the token sent, as it is scoped."""
+    return {"catalog": token_with_catalog()["token"]["catalog"]}  # type: ignore[index]
+
+
 async def test_catalog_lookup_by_interface_and_region_is_cached() -> None:
     with requests_mock.Mocker() as mock:
-        mock.post(
-            f"{KEYSTONE}/auth/tokens", json=token_with_catalog(), headers={"X-Subject-Token": "t"}, status_code=201
-        )
+        mock.get(f"{KEYSTONE}/auth/catalog", json=catalog_of)
         public = EndpointResolver(settings("public", "RegionOne"))
         # The legacy /v2.1/{project_id} suffix is dropped: calls add their own paths.
         assert await public.endpoint("user-token") == "https://nova.example.com/v2.1"
         assert await public.endpoint("another-token") == "https://nova.example.com/v2.1"
         assert mock.call_count == 1  # cached
-        sent = mock.request_history[0].json()["auth"]["identity"]
-        assert sent["token"]["id"] == "user-token"  # read with the caller's token, nothing else
+        # Read with the caller's token as it is: never exchanged for another (unscoped, catalog-less) one.
+        assert mock.request_history[0].headers["X-Auth-Token"] == "user-token"
         assert (
             await EndpointResolver(settings("internal", "RegionOne")).endpoint("t") == "http://nova.internal:8774/v2.1"
         )
@@ -64,14 +67,18 @@ async def test_service_credentials_read_the_catalog_when_given() -> None:
 
 async def test_no_catalog_entry_is_503() -> None:
     with requests_mock.Mocker() as mock:
-        mock.post(
-            f"{KEYSTONE}/auth/tokens", json=token_with_catalog(), headers={"X-Subject-Token": "t"}, status_code=201
-        )
+        mock.get(f"{KEYSTONE}/auth/catalog", json=catalog_of)
         with pytest.raises(VNextError) as info:
             await EndpointResolver(settings("admin", "RegionOne")).endpoint("t")
         assert info.value.status == 503
         assert "catalog" in info.value.message
-        mock.post(f"{KEYSTONE}/auth/tokens", status_code=401, json={"error": {"code": 401}})
+
+
+@pytest.mark.parametrize("status", [401, 404])
+async def test_a_token_keystone_does_not_accept_is_401(status: int) -> None:
+    """Keystone answers 404 for a token it cannot read at all ("Could not recognize Fernet token")."""
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{KEYSTONE}/auth/catalog", status_code=status, json={"error": {"code": status}})
         with pytest.raises(VNextError) as info:
             await EndpointResolver(settings("public", "RegionOne")).endpoint("bad")
         assert info.value.status == 401

@@ -7,9 +7,10 @@ import asyncio
 from cachetools import TTLCache
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
+from keystoneauth1.access.service_catalog import ServiceCatalogV3
 from keystoneauth1.identity import v3
 
-from vnext_proxy.config import NovaSettings, ServiceCredentials
+from vnext_proxy.config import KeystoneSettings, NovaSettings, ServiceCredentials
 from vnext_proxy.errors import NovaUnavailable, VNextError
 
 
@@ -41,22 +42,18 @@ class EndpointResolver:
         keystone = self._settings.keystone
         assert keystone is not None  # config guarantees endpoint or keystone
         creds = self._credentials
-        auth: v3.Password | v3.Token
-        if creds is not None:
-            auth = v3.Password(
-                auth_url=creds.auth_url or keystone.auth_url,
-                username=creds.username,
-                password=creds.password,
-                project_name=creds.project_name,
-                user_domain_name=creds.user_domain_name,
-                project_domain_name=creds.project_domain_name,
-            )
-        elif user_token:
-            # Without service credentials the caller's own token reads the
-            # catalog; it is never used for anything else.
-            auth = v3.Token(auth_url=keystone.auth_url, token=user_token)
-        else:
-            raise VNextError(401, "Authentication required: send an X-Auth-Token header")
+        if creds is None:
+            if not user_token:
+                raise VNextError(401, "Authentication required: send an X-Auth-Token header")
+            return self._lookup_with_token(keystone, user_token)
+        auth = v3.Password(
+            auth_url=creds.auth_url or keystone.auth_url,
+            username=creds.username,
+            password=creds.password,
+            project_name=creds.project_name,
+            user_domain_name=creds.user_domain_name,
+            project_domain_name=creds.project_domain_name,
+        )
         sess = ks_session.Session(auth=auth, timeout=self._settings.connect_timeout)
         try:
             url = sess.get_endpoint(
@@ -73,6 +70,34 @@ class EndpointResolver:
         if not url:
             raise NovaUnavailable("the service catalog has no compute endpoint for this interface and region")
         return _normalise(url)
+
+    def _lookup_with_token(self, keystone: KeystoneSettings, user_token: str) -> str:
+        """Without service credentials the caller's own token reads the
+        catalog (GET /v3/auth/catalog: the token as it is, scoped as it is;
+        re-authenticating with it would give an unscoped token, whose catalog
+        is empty). It is never used for anything else."""
+        base = keystone.auth_url.rstrip("/")
+        url = base if base.endswith("/v3") else f"{base}/v3"
+        sess = ks_session.Session(timeout=self._settings.connect_timeout)
+        try:
+            answer = sess.get(f"{url}/auth/catalog", headers={"X-Auth-Token": user_token}, raise_exc=False)
+        except ks_exceptions.ConnectFailure as exc:
+            raise NovaUnavailable("Keystone is unreachable; cannot find Nova's endpoint") from exc
+        # Keystone answers 404 for a token it cannot read ("Could not recognize Fernet token").
+        if answer.status_code in (401, 404):
+            raise VNextError(401, "Keystone does not accept this token (expired, revoked or unknown)")
+        if not answer.ok:
+            raise NovaUnavailable(f"Keystone answered {answer.status_code} to a catalog read")
+        catalog = ServiceCatalogV3(answer.json().get("catalog") or [])
+        try:
+            found = catalog.url_for(
+                service_type=keystone.service_type, interface=keystone.interface, region_name=keystone.region_name
+            )
+        except ks_exceptions.EndpointNotFound:
+            found = None
+        if not found:
+            raise NovaUnavailable("the service catalog has no compute endpoint for this interface and region")
+        return _normalise(found)
 
 
 def _normalise(url: str) -> str:
