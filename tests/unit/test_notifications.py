@@ -15,7 +15,7 @@ import pytest
 
 from vnext_proxy.config import NotificationSettings, parse_settings
 from vnext_proxy.nova.notifications import MAX_MESSAGE_BYTES, NotificationListener, ServerEvent, server_event, shown_url
-from vnext_proxy.tasks.poller import TaskPoller
+from vnext_proxy.tasks.poller import WOKEN_RETRIES, TaskPoller
 
 SERVER = "0e3d5b7c-1111-4222-8333-944455556666"
 REQUEST = "req-6a1c2f3e-4b5d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -191,9 +191,13 @@ class _Engine:
         return task
 
 
+def fake_task(task_id: str, server_id: str, *, final: bool) -> Any:
+    return type("T", (), {"id": task_id, "server_id": server_id, "is_final": final})()
+
+
 async def test_a_woken_server_is_looked_at_before_the_next_cycle() -> None:
-    task = type("T", (), {"id": "t1", "server_id": SERVER})()
-    other = type("T", (), {"id": "t2", "server_id": "11111111-2222-4333-8444-555555555555"})()
+    task = fake_task("t1", SERVER, final=True)
+    other = fake_task("t2", "11111111-2222-4333-8444-555555555555", final=True)
     engine = _Engine([task, other])
     poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
     resting = asyncio.ensure_future(poller._rest(3600))
@@ -204,4 +208,19 @@ async def test_a_woken_server_is_looked_at_before_the_next_cycle() -> None:
             await asyncio.sleep(0.01)
     assert engine.advanced == ["t1"]  # only the woken server's task, long before the hour is up
     assert not resting.done()  # and the rest goes on until the next cycle
+    resting.cancel()
+
+
+async def test_a_woken_task_still_running_is_looked_at_again_a_few_times() -> None:
+    """Nova records an action's end a moment after it says so."""
+    engine = _Engine([fake_task("t1", SERVER, final=False)])
+    poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
+    resting = asyncio.ensure_future(poller._rest(3600))
+    await asyncio.sleep(0)
+    poller.wake(SERVER)
+    async with asyncio.timeout(10):
+        while len(engine.advanced) < 1 + len(WOKEN_RETRIES):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(max(WOKEN_RETRIES) + 0.5)
+    assert engine.advanced == ["t1"] * (1 + len(WOKEN_RETRIES))  # and no more: then it is the next cycle's
     resting.cancel()

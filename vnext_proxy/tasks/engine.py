@@ -7,6 +7,7 @@ it and keeps the store up to date. Tokens are held in memory only (task id
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -230,9 +231,19 @@ class TaskEngine:
     # -- advancing --------------------------------------------------------
 
     async def advance(
-        self, task: Task, send: Send, *, server: Any = None, observed: bool = False, may_write: bool = True
+        self,
+        task: Task,
+        send: Send,
+        *,
+        server: Any = None,
+        observed: bool = False,
+        may_write: bool = True,
+        ended_in_nova: bool = False,
     ) -> Task:
         """One step: look at Nova (unless ``observed`` gives the server), decide, act, save.
+
+        ``ended_in_nova``: Nova's notification said the action ended, so its
+        instance action is read at once, beside the server.
 
         ``may_write`` is False when ``send`` carries a reader's token: then
         Nova is only read, and a step that needs a write (confirming a
@@ -242,7 +253,15 @@ class TaskEngine:
             return task
         spec = self._action_of(task)
         variant = spec.variant_for(task.params)
-        if not observed:
+        prefetched: dict[str, Any] | None = None
+        if not observed and ended_in_nova and task.request_id is not None:
+            # Nova said the action ended: its record is as good as read now,
+            # beside the server, instead of after it.
+            server, prefetched = await asyncio.gather(
+                self._get_server(task.server_id, send, missing_ok=True),
+                self._get_action(task.server_id, task.request_id, send),
+            )
+        elif not observed:
             server = await self._get_server(task.server_id, send, missing_ok=True)
         self._servers[task.id] = server
         now = self.clock()
@@ -250,7 +269,7 @@ class TaskEngine:
         verdict = rules.assess(task, variant, server, None, now)
         known_by = task
         if verdict.next_step == rules.FETCH_ACTION:
-            action = await self._get_action(task.server_id, task.request_id, send)
+            action = prefetched or await self._get_action(task.server_id, task.request_id, send)
             verdict = rules.assess(task, variant, server, action, now)
             if action is not None and task.created_by is None:
                 known_by = replace(task, created_by=action.get("user_id"))

@@ -14,11 +14,12 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from vnext_proxy.aio import gather_bounded
 from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.errors import VNextError
 from vnext_proxy.nova import operations as ops
@@ -37,6 +38,11 @@ _OVERLAP = timedelta(seconds=5)
 POLL_PAGE = 1000
 #: However Nova answers, one poll reads at most this many pages.
 MAX_POLL_PAGES = 1000
+#: Woken servers' tasks stepped at once (each reads Nova twice, together).
+WOKEN_AT_ONCE = 8
+#: After a woken step that left its task running, look again after these
+#: many seconds: Nova records the action's end a moment after it says so.
+WOKEN_RETRIES = (0.05, 0.2, 1.0)
 
 
 class LeaseLost(Exception):
@@ -82,8 +88,9 @@ class TaskPoller:
         self.max_backoff = max_backoff
         self._last_ok: dict[str, datetime] = {}
         self.cycles = 0
-        #: Servers Nova's notifications said to look at before the next cycle.
-        self._woken: set[str] = set()
+        #: Servers Nova's notifications said to look at before the next
+        #: cycle, with how many times each was looked at again since.
+        self._woken: dict[str, int] = {}
         self._wake = asyncio.Event()
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
@@ -102,10 +109,10 @@ class TaskPoller:
                 log.warning("task poll failed (%s); next try in %.0fs", _describe(exc), delay)
             await (sleep(delay) if sleep is not None else self._rest(delay))
 
-    def wake(self, server_id: str) -> None:
+    def wake(self, server_id: str, attempt: int = 0) -> None:
         """Nova says an action on this server ended: look at it now, not at
         the next cycle. Best-effort: the cycle still looks at everything."""
-        self._woken.add(server_id)
+        self._woken[server_id] = max(attempt, self._woken.get(server_id, 0))
         self._wake.set()
 
     def holds_lease(self) -> bool:
@@ -121,7 +128,7 @@ class TaskPoller:
             except TimeoutError:
                 return
             self._wake.clear()
-            woken, self._woken = self._woken, set()
+            woken, self._woken = self._woken, {}
             try:
                 await self.poll_servers(woken)
             except asyncio.CancelledError:
@@ -129,23 +136,34 @@ class TaskPoller:
             except Exception as exc:  # the next cycle looks at them anyway
                 log.warning("looking at %d woken server(s) failed (%s)", len(woken), _describe(exc))
 
-    async def poll_servers(self, server_ids: set[str]) -> None:
-        """Step the running tasks on these servers now, each reading its server."""
+    async def poll_servers(self, woken: Mapping[str, int]) -> None:
+        """Step the running tasks on these servers now, each reading its
+        server and Nova's record of the action, several at once. One still
+        running is looked at again shortly: Nova writes the action's end a
+        moment after it says so, and a task being started may not know its
+        request id yet."""
         if self.service is not None and not await self._renew_lease():
             return
         service_token = await self.service.token() if self.service is not None else None
+        steps = []
         for task in await self.engine.store.running_tasks():
             token = service_token or self.engine.token_for(task.id)
-            if task.server_id in server_ids and token is not None:
-                await self._step_reading(task, token)
+            if task.server_id in woken and token is not None:
+                steps.append((task, token))
+        stepped = await gather_bounded(WOKEN_AT_ONCE, *(self._step_woken(task, token) for task, token in steps))
+        for (task, _), after in zip(steps, stepped, strict=True):
+            attempt = woken[task.server_id]
+            if after is not None and not after.is_final and attempt < len(WOKEN_RETRIES):
+                asyncio.get_running_loop().call_later(WOKEN_RETRIES[attempt], self.wake, task.server_id, attempt + 1)
 
-    async def _step_reading(self, task: Task, token: str) -> None:
+    async def _step_woken(self, task: Task, token: str) -> Task | None:
         try:
-            await self.engine.advance(task, self._fenced(token))
+            return await self.engine.advance(task, self._fenced(token), ended_in_nova=True)
         except (asyncio.CancelledError, LeaseLost):
             raise
         except Exception as exc:  # the next task still gets its turn
             log.warning("task %s could not advance: %s", task.id, _describe(exc))
+            return None
 
     async def poll_once(self) -> CycleStats:
         started = self.engine.clock()
