@@ -82,17 +82,3 @@ def test_check_tries_the_pollers_reads_with_the_service_credentials(
                 )
     finally:
         forget_servers([server_id])
-
-
-def test_check_finds_novas_notifications_on_the_bus(devcloud: str, rabbitmq: str, tmp_path: Path) -> None:
-    config = tmp_path / "notified.yaml"
-    config.write_text(f"nova:\n  endpoint: {devcloud}\nnotifications: {{url: '{rabbitmq}'}}\n")
-    result = run_check(config)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: Nova's notifications: exchange 'nova' is on amqp://127.0.0.1:5672/" in result.stdout
-    assert "guest" not in result.stdout
-    elsewhere = tmp_path / "elsewhere.yaml"
-    elsewhere.write_text(f"nova:\n  endpoint: {devcloud}\nnotifications: {{url: '{rabbitmq}', exchange: nobody}}\n")
-    result = run_check(elsewhere)
-    assert result.returncode == 1
-    assert "PROBLEM: Nova's notifications: no exchange 'nobody' on amqp://127.0.0.1:5672/ yet" in result.stdout
