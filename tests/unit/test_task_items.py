@@ -333,3 +333,36 @@ async def test_a_sync_action_gets_its_item_from_the_action_read_on_the_reply(
     assert (done.state, done.created_by) == (COMPLETED, "u1")
     [item] = await store.items_for_task(done.id)
     assert (item.action, item.state, item.started_at, item.ended_at) == ("LOCKING", COMPLETED, at(0.3), at(0.4))
+
+
+REBOOTED = instance_action(0.1, event("compute_reboot_instance", 0.3, 2.5))
+
+
+async def test_one_step_nova_names_with_several_task_states_is_one_item(mappings: MappingSet, store: Store) -> None:
+    # Nova reboots through rebooting, reboot_pending and reboot_started: one step, REBOOTING.
+    clock = Clock(at(0.2))
+    tasks = engine(mappings, store, clock)
+    reboot = await running(store, "REBOOT", params={"start_vm_state": "active"})
+    for seconds, task_state in ((0.2, "rebooting"), (0.8, "reboot_pending"), (1.4, "reboot_started")):
+        clock.now = at(seconds)
+        reboot = await tasks.advance(reboot, ScriptedNova([]), server=server("active", task_state), observed=True)
+    clock.now = at(3)
+    send = ScriptedNova([("GET", ACTION_PATH, 200, {"instanceAction": REBOOTED})])
+    ended = await tasks.advance(reboot, send, server=server("active"), observed=True)
+    send.finished()
+    assert ended.state == COMPLETED
+    [item] = await store.items_for_task(TASK_ID)
+    assert (item.id, item.action, item.state) == (rules.polled_item_id(ended, "rebooting"), "REBOOTING", COMPLETED)
+    assert (item.started_at, item.ended_at) == (at(0.2), ended.ended_at)
+
+
+async def test_a_reader_a_step_behind_the_poller_adds_no_second_item(mappings: MappingSet, store: Store) -> None:
+    # The poller and a reader advance the same task at once: the reader's copy
+    # predates the poller's look, which saw the step under another task_state.
+    tasks = engine(mappings, store, Clock(at(0.5)))
+    stale = await running(store, "REBOOT", params={"start_vm_state": "active"})
+    await tasks.advance(stale, ScriptedNova([]), server=server("active", "rebooting"), observed=True)
+    await tasks.advance(
+        stale, ScriptedNova([]), server=server("active", "reboot_started"), observed=True, may_write=False
+    )
+    assert [i.action for i in await store.items_for_task(TASK_ID)] == ["REBOOTING"]

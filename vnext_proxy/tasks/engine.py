@@ -365,8 +365,17 @@ class TaskEngine:
     async def _track_items(self, task: Task, task_state: str | None, now: datetime) -> Task:
         if task_state == task.last_task_state:
             return task
-        await self._close_items(task, now, state=COMPLETED)
         name = rules.item_action(task_state, self.mappings.task_items)
+        items = await self.store.items_for_task(task.id)
+        latest = max(items, key=lambda i: (i.created_at, i.id), default=None)
+        if name is not None and latest is not None and latest.action == name:
+            # Still the same step: Nova names some with several task_states in
+            # turn (rebooting, reboot_pending, reboot_started), and a reader a
+            # look behind the poller may see the next one of those.
+            return replace(task, last_task_state=task_state)
+        for item in items:
+            if item.ended_at is None:
+                await self.store.save_item(replace(item, state=COMPLETED, ended_at=now))
         if name is not None and task_state is not None:
             # One item per Nova task_state: whoever sees it first (a replica, a
             # reader), the same id, so it is never added twice.
@@ -433,11 +442,6 @@ class TaskEngine:
         except VNextError as exc:
             log.info("task %s: Nova's instance action could not be read for its items (%s)", task.id, exc.message)
             return None
-
-    async def _close_items(self, task: Task, now: datetime, state: str) -> None:
-        for item in await self.store.items_for_task(task.id):
-            if item.ended_at is None:
-                await self.store.save_item(replace(item, state=state, ended_at=now))
 
     # -- tokens -----------------------------------------------------------
 
