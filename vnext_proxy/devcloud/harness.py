@@ -140,6 +140,24 @@ class _KeystoneDevCloud(_DevCloud):
         nova_identity.verify_project_id = _REAL_VERIFY_PROJECT_ID
 
 
+def _pool_sqlite_connections() -> None:
+    """Keep Nova's SQLite connections open between sessions, as a real
+    database's pool would. oslo.db opens a new one (with its pragmas) for
+    every session on a SQLite file, which was a quarter of devcloud's time."""
+    from oslo_db.sqlalchemy import engines
+    from sqlalchemy import pool
+
+    def pooled(url: Any, engine_args: dict[str, Any], kw: dict[str, Any]) -> None:
+        if engine_args.get("poolclass") is pool.NullPool:
+            engine_args["poolclass"] = pool.QueuePool
+            # A local file never drops a connection: no "SELECT 1" before each use.
+            engine_args.update(pool_size=8, max_overflow=32, pool_pre_ping=False)
+            engine_args.setdefault("connect_args", {})["check_same_thread"] = False
+
+    # A multi-dispatcher: this runs after oslo.db's own sqlite function.
+    engines._init_connection_args.dispatch_for("sqlite")(pooled)
+
+
 #: Where oslo.messaging keeps notifications for a consumer that may come
 #: later: queues of its own, which nobody here reads.
 _OSLO_QUEUES = ("versioned_notifications.info", "versioned_notifications.error")
@@ -213,6 +231,7 @@ def start(
             workdir, _free_port("127.0.0.1"), f"http://{host}:{port}/v2.1", vnext_url, Path(log) if log else None
         )
         _KeystoneDevCloud.keystone_url = keystone_process.url
+    _pool_sqlite_connections()
     cloud = _KeystoneDevCloud() if keystone else _DevCloud()
     cloud.setUp()
     cloud.make_honest()
