@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # too. `make test-unit PY=3.12` does the same on another.
 PY ?= 3.13
 
-.PHONY: demo test lint setup test-unit clean system-packages
+.PHONY: demo test lint setup test-unit test-devcloud test-without-nova clean system-packages
 
 setup: $(STAMP)
 
@@ -34,10 +34,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-packages:
 	@command -v tmux >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux chromium chromium-driver; }
 
-# Every test, on $(PYTHON): the tests against devcloud include one that builds
-# the wheel and runs it from a fresh virtualenv outside the checkout.
-test: lint system-packages
-	$(VENV)/bin/pytest
+# Every test. Two jobs side by side, as devcloud's Nova keeps about one core
+# busy and the tests without Nova can use the other: the tests against
+# devcloud (on $(PYTHON); one builds the wheel and runs it from a fresh
+# virtualenv outside the checkout), and lint, type checks and the tests
+# without Nova, on $(PYTHON) then on $(PY). Each job's output is printed
+# whole when it ends.
+test: $(STAMP)
+	$(MAKE) --jobs=2 --output-sync=target test-devcloud test-without-nova
+
+test-devcloud: $(STAMP) system-packages
+	$(VENV)/bin/pytest tests/devcloud
+
+test-without-nova: lint .venv-$(PY)/.installed-stamp
+	$(VENV)/bin/pytest tests/unit tests/stores
 	$(MAKE) test-unit PY=$(PY)
 
 # The proxy without the devcloud extra (no Nova), on Python $(PY).
