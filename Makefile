@@ -38,9 +38,9 @@ system-packages:
 # busy and the tests without Nova can use the other: the tests against
 # devcloud (on $(PYTHON); one builds the wheel and runs it from a fresh
 # virtualenv outside the checkout), and lint, type checks and the tests
-# without Nova, on $(PYTHON) then on $(PY). Each job's output is printed
-# whole when it ends.
-test: $(STAMP)
+# without Nova, on $(PYTHON) then on $(PY). Debian's packages install while
+# .venv is set up. Each job's output is printed whole when it ends.
+test:
 	$(MAKE) --jobs=2 --output-sync=target test-devcloud test-without-nova
 
 test-devcloud: $(STAMP) system-packages
