@@ -200,22 +200,22 @@ async def test_a_woken_server_is_looked_at_before_the_next_cycle() -> None:
     other = fake_task("t2", "11111111-2222-4333-8444-555555555555", final=True)
     engine = _Engine([task, other])
     poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
-    resting = asyncio.ensure_future(poller._rest(3600))
+    answering = asyncio.ensure_future(poller.answer_wakes())
     await asyncio.sleep(0)
     poller.wake(SERVER)
     async with asyncio.timeout(5):
         while not engine.advanced:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert engine.advanced == ["t1"]  # only the woken server's task, long before the hour is up
-    assert not resting.done()  # and the rest goes on until the next cycle
-    resting.cancel()
+    assert poller.cycles == 0  # long before the next cycle
+    answering.cancel()
 
 
 async def test_a_woken_task_still_running_is_looked_at_again_a_few_times() -> None:
     """Nova records an action's end a moment after it says so."""
     engine = _Engine([fake_task("t1", SERVER, final=False)])
     poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
-    resting = asyncio.ensure_future(poller._rest(3600))
+    answering = asyncio.ensure_future(poller.answer_wakes())
     await asyncio.sleep(0)
     poller.wake(SERVER)
     async with asyncio.timeout(10):
@@ -223,4 +223,32 @@ async def test_a_woken_task_still_running_is_looked_at_again_a_few_times() -> No
             await asyncio.sleep(0.01)
     await asyncio.sleep(max(WOKEN_RETRIES) + 0.5)
     assert engine.advanced == ["t1"] * (1 + len(WOKEN_RETRIES))  # and no more: then it is the next cycle's
-    resting.cancel()
+    answering.cancel()
+
+
+async def test_a_wake_does_not_wait_for_another_wakes_reads() -> None:
+    """One woken server whose Nova is slow to answer holds up no other."""
+    slow_server = "11111111-2222-4333-8444-555555555555"
+    held = asyncio.Event()
+
+    class _SlowEngine(_Engine):
+        async def advance(self, task: Any, send: Any, **_: Any) -> Any:
+            if task.server_id == slow_server:
+                await held.wait()
+            return await super().advance(task, send)
+
+    engine = _SlowEngine([fake_task("slow", slow_server, final=True), fake_task("t1", SERVER, final=True)])
+    poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
+    answering = asyncio.ensure_future(poller.answer_wakes())
+    poller.wake(slow_server)
+    await asyncio.sleep(0.2)
+    poller.wake(SERVER)
+    async with asyncio.timeout(5):
+        while not engine.advanced:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert engine.advanced == ["t1"]  # while the slow one still waits on Nova
+    held.set()
+    async with asyncio.timeout(5):
+        while len(engine.advanced) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    answering.cancel()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from vnext_proxy.aio import gather_bounded
+from vnext_proxy.aio import spawn
 from vnext_proxy.calls import NovaAnswer, PlannedCall
 from vnext_proxy.errors import VNextError
 from vnext_proxy.nova import operations as ops
@@ -38,11 +38,16 @@ _OVERLAP = timedelta(seconds=5)
 POLL_PAGE = 1000
 #: However Nova answers, one poll reads at most this many pages.
 MAX_POLL_PAGES = 1000
-#: Woken servers' tasks stepped at once (each reads Nova twice, together).
+#: Woken servers' tasks stepped at once, however many wakes came (each
+#: step reads Nova twice, together).
 WOKEN_AT_ONCE = 8
 #: After a woken step that left its task running, look again after these
 #: many seconds: Nova records the action's end a moment after it says so.
 WOKEN_RETRIES = (0.05, 0.2, 1.0)
+#: Nova announces an action's end about 10 ms before it records it
+#: (bench/freshness.py --breakdown): a woken look waits this long first, so
+#: that it mostly finds the end recorded, in one round of reads, not two.
+WOKEN_SETTLE = 0.03
 
 
 class LeaseLost(Exception):
@@ -92,11 +97,12 @@ class TaskPoller:
         #: cycle, with how many times each was looked at again since.
         self._woken: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self._woken_steps = asyncio.Semaphore(WOKEN_AT_ONCE)
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         """Poll forever; after a failed cycle wait twice as long (up to
-        max_backoff), and back to the interval after a good one. Between
-        cycles, the servers Nova said were done (``wake``) are looked at at once."""
+        max_backoff), and back to the interval after a good one. The servers
+        Nova said were done (``wake``) are looked at meanwhile, by ``answer_wakes``."""
         delay = self.interval
         while True:
             try:
@@ -107,7 +113,7 @@ class TaskPoller:
             except Exception as exc:  # keep polling whatever one cycle met
                 delay = min(delay * 2, self.max_backoff)
                 log.warning("task poll failed (%s); next try in %.0fs", _describe(exc), delay)
-            await (sleep(delay) if sleep is not None else self._rest(delay))
+            await (sleep or asyncio.sleep)(delay)
 
     def wake(self, server_id: str, attempt: int = 0) -> None:
         """Nova says an action on this server ended: look at it now, not at
@@ -119,22 +125,30 @@ class TaskPoller:
         """Whether this replica is the one that polls (always, without a lease)."""
         return self.service is None or self._lease_until > time.monotonic()
 
-    async def _rest(self, delay: float) -> None:
-        """Wait ``delay`` seconds for the next cycle, stepping woken servers' tasks meanwhile."""
-        until = time.monotonic() + delay
-        while (left := until - time.monotonic()) > 0:
-            try:
-                await asyncio.wait_for(self._wake.wait(), left)
-            except TimeoutError:
-                return
-            self._wake.clear()
-            woken, self._woken = self._woken, {}
-            try:
-                await self.poll_servers(woken)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the next cycle looks at them anyway
-                log.warning("looking at %d woken server(s) failed (%s)", len(woken), _describe(exc))
+    async def answer_wakes(self) -> None:
+        """Step woken servers' tasks as the wakes come, beside the cycles:
+        a wake never waits for a cycle to end, nor for another wake's reads."""
+        looking: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._wake.wait()
+                await asyncio.sleep(WOKEN_SETTLE)
+                self._wake.clear()
+                woken, self._woken = self._woken, {}
+                look = spawn(self._look_at(woken), name="woken-servers")
+                looking.add(look)
+                look.add_done_callback(looking.discard)
+        finally:
+            for look in looking:
+                look.cancel()
+
+    async def _look_at(self, woken: Mapping[str, int]) -> None:
+        try:
+            await self.poll_servers(woken)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next cycle looks at them anyway
+            log.warning("looking at %d woken server(s) failed (%s)", len(woken), _describe(exc))
 
     async def poll_servers(self, woken: Mapping[str, int]) -> None:
         """Step the running tasks on these servers now, each reading its
@@ -150,7 +164,7 @@ class TaskPoller:
             token = service_token or self.engine.token_for(task.id)
             if task.server_id in woken and token is not None:
                 steps.append((task, token))
-        stepped = await gather_bounded(WOKEN_AT_ONCE, *(self._step_woken(task, token) for task, token in steps))
+        stepped = await asyncio.gather(*(self._step_woken(task, token) for task, token in steps))
         for (task, _), after in zip(steps, stepped, strict=True):
             attempt = woken[task.server_id]
             if after is not None and not after.is_final and attempt < len(WOKEN_RETRIES):
@@ -158,7 +172,8 @@ class TaskPoller:
 
     async def _step_woken(self, task: Task, token: str) -> Task | None:
         try:
-            return await self.engine.advance(task, self._fenced(token), ended_in_nova=True)
+            async with self._woken_steps:
+                return await self.engine.advance(task, self._fenced(token), ended_in_nova=True)
         except (asyncio.CancelledError, LeaseLost):
             raise
         except Exception as exc:  # the next task still gets its turn

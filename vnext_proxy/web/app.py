@@ -94,6 +94,7 @@ async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncItera
         listener = NotificationListener(settings.notifications, lambda e: poller.wake(e.server_id), poller.holds_lease)
         app[NOTIFICATIONS] = listener
         running.append(spawn(listener.run(), name="nova-notifications"))
+        running.append(spawn(poller.answer_wakes(), name="task-poller-wakes"))
     try:
         yield
     finally:
