@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from vnext_proxy.config import NotificationSettings
+from vnext_proxy.nova.operations import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 256 * 1024
 #: Messages taken from the queue ahead of their handling.
 PREFETCH = 100
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_REQUEST_ID = re.compile(r"req-[0-9a-fA-F-]{36}")
 
 
 @dataclass(frozen=True)
@@ -67,10 +65,10 @@ def server_event(body: bytes) -> ServerEvent | None:
     payload = message.get("payload")
     data = payload.get("nova_object.data") if isinstance(payload, dict) else None
     server_id = data.get("uuid") if isinstance(data, dict) else None
-    if not isinstance(server_id, str) or not _UUID.fullmatch(server_id):
+    if not isinstance(server_id, str) or not KINDS["uuid"].fullmatch(server_id):
         return None
     request_id = data.get("request_id") if isinstance(data, dict) else None
-    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+    if not isinstance(request_id, str) or not KINDS["request_id"].fullmatch(request_id):
         request_id = None
     return ServerEvent(server_id.lower(), event_type[:100], request_id)
 
