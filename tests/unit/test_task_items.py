@@ -4,6 +4,7 @@ Nova and a real SQLite store. No devcloud, no sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -366,3 +367,27 @@ async def test_a_reader_a_step_behind_the_poller_adds_no_second_item(mappings: M
         stale, ScriptedNova([]), server=server("active", "reboot_started"), observed=True, may_write=False
     )
     assert [i.action for i in await store.items_for_task(TASK_ID)] == ["REBOOTING"]
+
+
+async def test_two_steps_at_once_confirm_a_resize_once(mappings: MappingSet, store: Store) -> None:
+    # The poll's cycle and a woken look both see the server awaiting the
+    # confirm. A second confirmResize would fail in Nova's compute, and put
+    # the server in ERROR.
+    tasks = engine(mappings, store, Clock(at(5)))
+    resize = await running(store, "RESIZE", params={"start_vm_state": "active", "type_id": "2"})
+    confirming = asyncio.Event()
+
+    async def send(call: PlannedCall) -> NovaAnswer:
+        assert (call.method, call.path) == ("POST", f"/servers/{SERVER_ID}/action"), call
+        assert not confirming.is_set(), "confirmed twice"
+        confirming.set()
+        await asyncio.sleep(0.05)  # Nova taking the confirm, while the other step looks
+        return NovaAnswer(204, "req-confirm", b"")
+
+    resized = server("resized")
+    steps = await asyncio.gather(*(tasks.advance(resize, send, server=resized, observed=True) for _ in range(2)))
+    assert confirming.is_set()
+    assert [step.phase for step in steps] == ["confirming", "confirming"]
+    saved = await store.get_task(TASK_ID)
+    assert saved is not None
+    assert saved.params["confirm_request_id"] == "req-confirm"

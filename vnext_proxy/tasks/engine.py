@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,8 @@ class TaskEngine:
         self._servers: dict[str, dict[str, Any] | None] = {}
         #: Actions of mapping sets a reload replaced, for tasks started under them.
         self._earlier_actions: dict[str, ActionSpec] = {}
+        #: One writing step at a time per task (a lock while any step holds it).
+        self._writing: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def use(self, mappings: MappingSet, settings: Settings) -> None:
         """A reload's mappings and settings, from each task's next step on.
@@ -251,6 +254,21 @@ class TaskEngine:
         credentials."""
         if task.is_final:
             return task
+        if not may_write:
+            return await self._advance(task, send, server, observed, may_write, ended_in_nova)
+        # The poll's cycle and a woken look may step one task at once: one
+        # at a time, from the task as the step before left it, or both would
+        # confirm a resize, and Nova would put the server in ERROR.
+        lock = self._writing.setdefault(task.id, asyncio.Lock())
+        async with lock:
+            latest = await self.store.get_task(task.id)
+            if latest is None or latest.is_final:
+                return latest or task
+            return await self._advance(latest, send, server, observed, may_write, ended_in_nova)
+
+    async def _advance(
+        self, task: Task, send: Send, server: Any, observed: bool, may_write: bool, ended_in_nova: bool
+    ) -> Task:
         spec = self._action_of(task)
         variant = spec.variant_for(task.params)
         prefetched: dict[str, Any] | None = None
