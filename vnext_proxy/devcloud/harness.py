@@ -94,6 +94,14 @@ class _DevCloud(integrated_helpers._IntegratedTestBase):  # type: ignore[misc]
         # scheduler filters; a cloud that offers it enables them too.
         filters = [*CONF.filter_scheduler.enabled_filters, "SameHostFilter", "DifferentHostFilter"]
         self.flags(enabled_filters=filters, group="filter_scheduler")
+        # Each of the four RPC servers (conductor, scheduler, two computes)
+        # would grow a pool of 64 threads that stay, each waking every
+        # second: over a test run devcloud's time went more and more to
+        # switching between them. One process of tests needs far fewer.
+        import oslo_messaging
+
+        CONF.register_opts(oslo_messaging.server._pool_opts)
+        self.flags(executor_thread_pool_size=16)
         super()._setup_services()
         self.compute2 = self._start_compute("compute2")
 
