@@ -229,11 +229,12 @@ async def test_a_woken_task_still_running_is_looked_at_again_a_few_times() -> No
 async def test_a_wake_does_not_wait_for_another_wakes_reads() -> None:
     """One woken server whose Nova is slow to answer holds up no other."""
     slow_server = "11111111-2222-4333-8444-555555555555"
-    held = asyncio.Event()
+    held, asked = asyncio.Event(), asyncio.Event()
 
     class _SlowEngine(_Engine):
         async def advance(self, task: Any, send: Any, **_: Any) -> Any:
             if task.server_id == slow_server:
+                asked.set()
                 await held.wait()
             return await super().advance(task, send)
 
@@ -241,7 +242,8 @@ async def test_a_wake_does_not_wait_for_another_wakes_reads() -> None:
     poller = TaskPoller(engine, interval=3600)  # type: ignore[arg-type]
     answering = asyncio.ensure_future(poller.answer_wakes())
     poller.wake(slow_server)
-    await asyncio.sleep(0.2)
+    async with asyncio.timeout(5):
+        await asked.wait()  # the slow one's step has begun: the next wake is one of its own
     poller.wake(SERVER)
     async with asyncio.timeout(5):
         while not engine.advanced:  # noqa: ASYNC110
