@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +13,10 @@ import aio_pika
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from helpers import POSTGRES, RABBITMQ, postgres_schema
+from helpers import POSTGRES, RABBITMQ, free_port, postgres_schema
+from users import sign_in_everyone, token
 
-from vnext_proxy.config import NovaSettings, Settings, TaskSettings
+from vnext_proxy.config import NotificationSettings, NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.process import DevCloudProcess
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.mapping.model import MappingSet
@@ -70,6 +72,36 @@ def rabbitmq() -> str:
     return RABBITMQ
 
 
+@pytest.fixture(scope="session")
+def bus(request: pytest.FixtureRequest) -> str | None:
+    """The RabbitMQ the shared devcloud's Nova publishes its notifications
+    to, and the proxies in front of it read them from; None where there is
+    none (then they only poll), which under CI is a failure."""
+    try:
+        url: str = request.getfixturevalue("rabbitmq")
+    except pytest.skip.Exception:
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def bus_queue(bus: str | None) -> Iterator[str | None]:
+    """The queue of this test run's proxies on the bus, deleted at its end."""
+    if bus is None:
+        yield None
+        return
+    name = f"vnext-proxy-tests-{uuid.uuid4().hex[:8]}"
+    yield name
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(bus, timeout=5)
+        async with connection:
+            await (await connection.channel()).queue_delete(name)
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, delete()).result()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A store of the test's own: a SQLite file, then the machine's PostgreSQL
@@ -83,25 +115,57 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 
 @pytest.fixture(scope="session")
-def devcloud() -> Iterator[str]:
-    """Start devcloud once, on a free port; yields Nova's endpoint (…/v2.1)."""
-    # Without notifications: publishing them costs this shared devcloud about
-    # a tenth of its time. The notification tests start one that publishes.
-    cloud = DevCloudProcess(port=0, log_path=ROOT / "var" / "test-devcloud.log")
+def devcloud_process(bus: str | None) -> Iterator[DevCloudProcess]:
+    """Start devcloud once, on a free port, as the cloud of an operator who
+    runs the proxy: Nova validates tokens with a real Keystone, and publishes
+    its versioned notifications to the bus. Every user signs in (tests/users.py)."""
+    cloud = DevCloudProcess(
+        port=0,
+        log_path=ROOT / "var" / "test-devcloud.log",
+        notifications=bus.replace("amqp://", "rabbit://", 1) if bus is not None else None,
+        keystone=True,
+        vnext_url=f"http://127.0.0.1:{free_port()}",
+    )
     cloud.start()
     assert cloud.endpoint is not None
+    assert cloud.keystone_url is not None
     try:
-        yield cloud.endpoint
+        sign_in_everyone(cloud.keystone_url)
+        yield cloud
     finally:
         cloud.stop()
 
 
+@pytest.fixture(scope="session")
+def devcloud(devcloud_process: DevCloudProcess) -> str:
+    """Nova's endpoint (…/v2.1) in the shared devcloud."""
+    assert devcloud_process.endpoint is not None
+    return devcloud_process.endpoint
+
+
+@pytest.fixture(scope="session")
+def keystone(devcloud_process: DevCloudProcess) -> str:
+    """The shared devcloud's Keystone (…/v3), which Nova validates tokens against."""
+    assert devcloud_process.keystone_url is not None
+    return devcloud_process.keystone_url
+
+
+@pytest.fixture(scope="session")
+def catalog_port(devcloud_process: DevCloudProcess) -> int:
+    """The port Keystone's catalog names for the proxy (compute-vnext): a
+    test that serves a proxy there can find it through the catalog."""
+    assert devcloud_process.vnext_url is not None
+    return int(devcloud_process.vnext_url.rsplit(":", 1)[1])
+
+
 @pytest.fixture
-def proxy_settings(devcloud: str, tmp_path: Path) -> Settings:
+def proxy_settings(devcloud: str, tmp_path: Path, bus: str | None, bus_queue: str | None) -> Settings:
+    """The proxy polls, and Nova's notifications wake it where there is a bus."""
     return Settings(
         nova=NovaSettings(endpoint=devcloud),
         store_url=f"sqlite:///{tmp_path}/tasks.sqlite3",
         tasks=TaskSettings(poll_interval=0.5),
+        notifications=NotificationSettings(bus, queue=bus_queue) if bus is not None and bus_queue else None,
     )
 
 
@@ -113,7 +177,7 @@ async def proxy(aiohttp_client, proxy_settings: Settings, mappings: MappingSet) 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "devcloud" in getattr(item, "fixturenames", ()):
+        if "devcloud_process" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.devcloud)
 
 
@@ -123,8 +187,8 @@ def nova_as(devcloud: str):  # type: ignore[no-untyped-def]
     import openstack
     from keystoneauth1 import session, token_endpoint
 
-    def connect(token: str, microversion: str = "2.100") -> openstack.connection.Connection:
-        sess = session.Session(auth=token_endpoint.Token(devcloud, token))
+    def connect(user: str, microversion: str = "2.100") -> openstack.connection.Connection:
+        sess = session.Session(auth=token_endpoint.Token(devcloud, token(user)))
         return openstack.connection.Connection(
             session=sess, compute_endpoint_override=devcloud, compute_api_version=microversion
         )
@@ -141,8 +205,8 @@ def forget_servers(nova_as):  # type: ignore[no-untyped-def]
 
     mv = {"OpenStack-API-Version": "compute 2.100"}
 
-    def forget(server_ids: list[str], token: str = "devcloud-member-a") -> None:
-        nova = nova_as(token)
+    def forget(server_ids: list[str], user: str = "alice") -> None:
+        nova = nova_as(user)
         for server_id in server_ids:
             nova.compute.delete(f"/servers/{server_id}", headers=mv)
         for server_id in server_ids:
@@ -162,8 +226,8 @@ def forget_servers(nova_as):  # type: ignore[no-untyped-def]
 def boot_server(nova_as):  # type: ignore[no-untyped-def]
     """Boot a server on devcloud directly and wait until it is ACTIVE; its id."""
 
-    def boot(name: str, token: str = "devcloud-member-a", networks: str = "none", flavor: str = "1") -> str:
-        nova = nova_as(token)
+    def boot(name: str, user: str = "alice", networks: str = "none", flavor: str = "1") -> str:
+        nova = nova_as(user)
         server = nova.compute.create_server(
             name=name, image_id="155d900f-4e14-4e4c-a73d-069cbf4541e6", flavor_id=flavor, networks=networks
         )

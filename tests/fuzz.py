@@ -132,15 +132,15 @@ class ServingThread:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
-    def serve(self, app: web.Application) -> str:
+    def serve(self, app: web.Application, port: int = 0) -> str:
         async def start() -> str:
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", port)
             await site.start()
             self._runners.append(runner)
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            return f"http://127.0.0.1:{port}"
+            bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            return f"http://127.0.0.1:{bound}"
 
         return asyncio.run_coroutine_threadsafe(start(), self.loop).result(60)
 

@@ -67,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="validate tokens with a real Keystone 30 (own process, password 'devcloud') instead of the token table",
     )
+    devcloud.add_argument(
+        "--vnext-url",
+        default="http://127.0.0.1:8780/",
+        help="where the proxy listens, for the compute-vnext entry of Keystone's catalog (with --keystone)",
+    )
 
     demo = commands.add_parser("demo", help="run devcloud and the proxy together, with example calls")
     demo.add_argument("--port", type=int, default=8780, help="the proxy's port")
@@ -104,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.config)
         if args.command == "devcloud":
-            return _devcloud(args.port, args.notifications, args.keystone)
+            return _devcloud(args.port, args.notifications, args.keystone, args.vnext_url)
         if args.command == "demo":
             from vnext_proxy.demo import run_demo
 
@@ -260,7 +265,7 @@ def _start_workers(config: Path, count: int) -> list[subprocess.Popen[bytes]]:
         return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
-def _devcloud(port: int, notifications: str | None = None, keystone: bool = False) -> int:
+def _devcloud(port: int, notifications: str | None, keystone: bool, vnext_url: str) -> int:
     try:
         from vnext_proxy.devcloud import harness
     except ImportError as exc:
@@ -285,7 +290,7 @@ def _devcloud(port: int, notifications: str | None = None, keystone: bool = Fals
             print(f"  {ident.token:22} user {ident.user_name:6} project {ident.project_id} roles {roles}")
         print("READY", endpoint, flush=True)
 
-    harness.serve_forever(port, on_ready=announce, notifications=notifications, keystone=keystone)
+    harness.serve_forever(port, on_ready=announce, notifications=notifications, keystone=keystone, vnext_url=vnext_url)
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from fuzz import serving
+from users import auth, token
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
@@ -26,8 +27,8 @@ from vnext_proxy.web.app import create_app
 #: The installed console scripts (pyproject's [project.scripts]), beside this Python.
 VNEXT = Path(sys.executable).parent / "vnext"
 VNEXT_PROXY = Path(sys.executable).parent / "vnext-proxy"
-MEMBER_A = "devcloud-member-a"
-MEMBER_B = "devcloud-member-b"
+MEMBER_A = "alice"
+MEMBER_B = "bob"
 MV = {"OpenStack-API-Version": "compute 2.100"}
 REQUEST_ID = re.compile(r"request id: req-[0-9a-f-]{36}")
 
@@ -58,17 +59,17 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(
-    home: Path, script: Path, *argv: str, endpoint: str, token: str | None = MEMBER_A
+    home: Path, script: Path, *argv: str, endpoint: str, user: str | None = MEMBER_A
 ) -> subprocess.CompletedProcess[str]:
-    credentials = ["--endpoint", endpoint, *(["--token", token] if token is not None else [])]
+    credentials = ["--endpoint", endpoint, *(["--token", token(user)] if user is not None else [])]
     return subprocess.run(
         [str(script), *argv, *credentials],
         capture_output=True, text=True, timeout=120, env=environment(home), cwd=home,
     )  # fmt: skip
 
 
-def proxy_json(endpoint: str, path: str, token: str) -> requests.Response:
-    return requests.get(endpoint + path, headers={"X-Auth-Token": token, "Accept": "application/json"}, timeout=60)
+def proxy_json(endpoint: str, path: str, user: str) -> requests.Response:
+    return requests.get(endpoint + path, headers=auth(user, {"Accept": "application/json"}), timeout=60)
 
 
 def compact(value: Any) -> str:
@@ -142,7 +143,7 @@ def test_vnext_proxy_compare_shows_a_type_by_name_beside_novas_flavor(  # type: 
 
 
 def test_another_projects_server_is_the_proxys_404(home: Path, endpoint: str, server: str) -> None:
-    refused = run(home, VNEXT, "compare", "--server", server, endpoint=endpoint, token=MEMBER_B)
+    refused = run(home, VNEXT, "compare", "--server", server, endpoint=endpoint, user=MEMBER_B)
     assert (refused.returncode, refused.stdout) == (1, "")
     direct = proxy_json(endpoint, f"/_compare/servers/{server}", MEMBER_B)
     assert direct.status_code == 404
@@ -163,7 +164,7 @@ def test_an_unknown_task_is_the_proxys_404(home: Path, endpoint: str) -> None:
 
 
 def test_without_a_token_it_says_how_to_give_one(home: Path, endpoint: str, server: str) -> None:
-    refused = run(home, VNEXT_PROXY, "compare", "--server", server, endpoint=endpoint, token=None)
+    refused = run(home, VNEXT_PROXY, "compare", "--server", server, endpoint=endpoint, user=None)
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr.startswith("error: cannot sign in with the OS_* variables and clouds.yaml")
     assert "give --token (or OS_TOKEN) with --endpoint" in refused.stderr

@@ -26,13 +26,13 @@ async def test_tokens_are_required_and_checked(devcloud: str) -> None:
 
 
 def test_two_computes_for_moves(nova_as) -> None:  # type: ignore[no-untyped-def]
-    admin = nova_as("devcloud-admin")
+    admin = nova_as("admin")
     hosts = {s.host for s in admin.compute.services() if s.binary == "nova-compute"}
     assert hosts == {"compute", "compute2"}
 
 
 def test_request_ids_policy_and_isolation(nova_as, forget_servers) -> None:  # type: ignore[no-untyped-def]
-    member = nova_as("devcloud-member-a")
+    member = nova_as("alice")
     server = member.compute.create_server(name="dc-honesty", image_id=IMAGE, flavor_id="1", networks="auto")
     try:
         server = member.compute.wait_for_server(server, interval=0.5, wait=120)
@@ -48,7 +48,7 @@ def test_request_ids_policy_and_isolation(nova_as, forget_servers) -> None:  # t
         member.compute.post(f"/servers/{server.id}/action", json={"unlock": None}, headers=MV)
 
         # Real policy defaults: readers read, migrations need admin or manager.
-        reader = nova_as("devcloud-reader-a")
+        reader = nova_as("rita")
         assert reader.compute.get(f"/servers/{server.id}", headers=MV).status_code == 200
         reboot = reader.compute.post(f"/servers/{server.id}/action", json={"reboot": {"type": "SOFT"}}, headers=MV)
         assert reboot.status_code == 403
@@ -56,7 +56,7 @@ def test_request_ids_policy_and_isolation(nova_as, forget_servers) -> None:  # t
         assert migrate.status_code == 403
 
         # Another project sees nothing.
-        other = nova_as("devcloud-member-b")
+        other = nova_as("bob")
         assert other.compute.get(f"/servers/{server.id}", headers=MV).status_code == 404
     finally:
         forget_servers([server.id])
@@ -65,7 +65,7 @@ def test_request_ids_policy_and_isolation(nova_as, forget_servers) -> None:  # t
 @pytest.mark.parametrize("action", [{"lock": None}, {"suspend": None}])
 def test_sqlalchemy_warnings_do_not_break_actions(nova_as, forget_servers, action: dict[str, None]) -> None:  # type: ignore[no-untyped-def]
     """The fixtures' warnings-as-errors would turn these into 500s."""
-    member = nova_as("devcloud-member-a")
+    member = nova_as("alice")
     server = member.compute.create_server(name="dc-warn", image_id=IMAGE, flavor_id="1", networks="none")
     try:
         member.compute.wait_for_server(server, interval=0.5, wait=120)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fuzz import fuzz_settings, requests, send, serving
 from hypothesis import given
+from users import token
 
 from vnext_proxy.config import NovaSettings, Settings
 from vnext_proxy.mapping.loader import load_mappings
@@ -26,7 +27,7 @@ def test_fuzzed_requests_against_devcloud_never_500(devcloud: str, tmp_path: Pat
         @given(requests(MAPPINGS))
         def one(request: tuple[str, str, Any]) -> None:
             method, path, body = request
-            resp = send(base, method, path, body, token="devcloud-member-a")
+            resp = send(base, method, path, body, token=token("alice"))
             assert resp.status_code != 500, (method, path, resp.text[:300])
             assert "Traceback" not in resp.text
 

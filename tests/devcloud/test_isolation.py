@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp.test_utils import TestClient
+from users import auth
 
 from vnext_proxy.config import Settings
 from vnext_proxy.devcloud.identities import PROJECT_A
@@ -16,13 +17,13 @@ from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
-A = {"X-Auth-Token": "devcloud-member-a"}
-B = {"X-Auth-Token": "devcloud-member-b", "X-VNext-Explain": "1"}
+A = auth("alice")
+B = auth("bob", {"X-VNext-Explain": "1"})
 
 
 @pytest.fixture(scope="module")
 def server_a(nova_as, forget_servers) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
+    nova = nova_as("alice")
     server = nova.compute.create_server(name="isolated-a", image_id=IMAGE, flavor_id="1", networks="none")
     try:
         server = nova.compute.wait_for_server(server, interval=0.5, wait=120)
@@ -76,6 +77,6 @@ async def test_project_b_sees_nothing_of_project_a(
         mine = await (await proxy.get(f"/servers/{sid}", headers=A)).json()
         assert (mine["virt_state"], mine["tags"]) == ("ACTIVE", [])
     finally:
-        nova_as("devcloud-member-a").compute.delete(
+        nova_as("alice").compute.delete(
             f"/os-server-groups/{group['id']}", headers={"OpenStack-API-Version": "compute 2.100"}
         )

@@ -13,48 +13,49 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jsonschema.validators import validator_for
+from users import identity, token
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
-from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.ids import format_timestamp, keypair_id
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-ALICE, MARY, BOB = "devcloud-member-a", "devcloud-manager-a", "devcloud-member-b"
+ALICE, MARY, BOB = "alice", "mary", "bob"
 # Mary's keypair has the name of one of Alice's: Nova keeps keypairs per user.
 OWNED = {ALICE: ("kp-ext-one", "kp-ext-two"), MARY: ("kp-ext-one",)}
 
 
-def headers(token: str) -> dict[str, str]:
-    return {"X-Auth-Token": token}
+def headers(user: str) -> dict[str, str]:
+    return {"X-Auth-Token": token(user)}
 
 
-def vnext_id(token: str, name: str) -> str:
-    return keypair_id(DEFAULT_ID_NAMESPACE, TOKENS[token].user_id, name)
+def vnext_id(user: str, name: str) -> str:
+    return keypair_id(DEFAULT_ID_NAMESPACE, identity(user).user_id, name)
 
 
 @pytest.fixture(scope="module")
 def nova_keypairs(nova_as) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:  # type: ignore[no-untyped-def]
-    """The keypairs of OWNED, made in Nova directly; Nova's detail of each, by (token, name)."""
+    """The keypairs of OWNED, made in Nova directly; Nova's detail of each, by (user, name)."""
     made: dict[tuple[str, str], dict[str, Any]] = {}
     try:
-        for token, names in OWNED.items():
-            nova = nova_as(token)
+        for user, names in OWNED.items():
+            nova = nova_as(user)
             for name in names:
                 key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
                 body = {"keypair": {"name": name, "public_key": f"{key.decode()} {name}"}}
                 resp = nova.compute.post("/os-keypairs", json=body, headers=MV)
                 assert resp.status_code == 201, resp.text
-                made[(token, name)] = nova.compute.get(f"/os-keypairs/{name}", headers=MV).json()["keypair"]
+                made[(user, name)] = nova.compute.get(f"/os-keypairs/{name}", headers=MV).json()["keypair"]
         yield made
     finally:
-        for token, name in made:
-            nova_as(token).compute.delete(f"/os-keypairs/{name}", headers=MV)
+        for user, name in made:
+            nova_as(user).compute.delete(f"/os-keypairs/{name}", headers=MV)
 
 
-async def listed(proxy: TestClient, token: str, query: str = "") -> tuple[dict[str, Any], int]:
+async def listed(proxy: TestClient, user: str, query: str = "") -> tuple[dict[str, Any], int]:
     """GET /keypairs: the body and how many Nova calls it took."""
-    resp = await proxy.get(f"/keypairs{query}", headers=headers(token))
+    resp = await proxy.get(f"/keypairs{query}", headers=headers(user))
     assert resp.status == 200, await resp.text()
     return await resp.json(), len(resp.headers["X-VNext-Backend-Request-Ids"].split(","))
 
@@ -122,9 +123,9 @@ async def test_a_keypair_by_id_or_name_with_novas_created_time(  # type: ignore[
     # The same name is Mary's own keypair for Mary, and Alice's id is not hers to see.
     resp = await proxy.get("/keypairs/kp-ext-one", headers=headers(MARY))
     assert (await resp.json())["id"] == vnext_id(MARY, "kp-ext-one")
-    for token, wanted in ((MARY, kid), (MARY, "kp-ext-two"), (BOB, kid), (BOB, vnext_id(MARY, "kp-ext-one"))):
-        resp = await proxy.get(f"/keypairs/{wanted}", headers=headers(token))
-        assert resp.status == 404, (token, wanted)
+    for user, wanted in ((MARY, kid), (MARY, "kp-ext-two"), (BOB, kid), (BOB, vnext_id(MARY, "kp-ext-one"))):
+        resp = await proxy.get(f"/keypairs/{wanted}", headers=headers(user))
+        assert resp.status == 404, (user, wanted)
         error = (await resp.json())["error"]
         assert error["code"] == 404
         assert "GET /keypairs lists yours" in error["message"]

@@ -1,33 +1,24 @@
-"""devcloud with a real Keystone 30 (``devcloud --keystone``): real tokens from
-password sign-ins, Nova validating them with keystonemiddleware, and the
-proxy finding Nova through Keystone's catalog.
-
-This module starts a devcloud of its own; the session's shared one keeps
-its token table.
+"""devcloud's real Keystone 30: real tokens from password sign-ins, Nova
+validating them with keystonemiddleware, service credentials, and the proxy
+finding Nova through Keystone's catalog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from aiohttp.test_utils import TestClient
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
+from users import revoke, sign_in
 
 from vnext_proxy.config import KeystoneSettings, NovaSettings, ServiceCredentials, Settings, TaskSettings
-from vnext_proxy.devcloud.identities import ADMIN_PROJECT, PROJECT_A
-from vnext_proxy.devcloud.process import DevCloudProcess
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.selfcheck import run_checks
 from vnext_proxy.web.app import create_app
 
-pytestmark = pytest.mark.devcloud
-
-ROOT = Path(__file__).resolve().parents[2]
 MV = {"OpenStack-API-Version": "compute 2.100"}
 PASSWORD = "devcloud"
 
@@ -38,33 +29,9 @@ class Cloud:
     keystone: str  # …/v3
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    process = DevCloudProcess(port=0, log_path=ROOT / "var" / "test-devcloud-keystone.log", keystone=True)
-    process.start()
-    assert process.endpoint is not None
-    assert process.keystone_url is not None
-    try:
-        yield Cloud(process.endpoint, process.keystone_url)
-    finally:
-        process.stop()
-
-
-def sign_in(cloud: Cloud, username: str, project_id: str) -> str:
-    """A password sign-in through keystoneauth1, as a user of the cloud would."""
-    auth = v3.Password(
-        auth_url=cloud.keystone, username=username, password=PASSWORD, user_domain_id="default", project_id=project_id
-    )
-    token: str = ks_session.Session(auth=auth).get_token()
-    return token
-
-
-def revoke(cloud: Cloud, token: str) -> None:
-    admin = sign_in(cloud, "admin", ADMIN_PROJECT)
-    answer = requests.delete(
-        f"{cloud.keystone}/auth/tokens", headers={"X-Auth-Token": admin, "X-Subject-Token": token}, timeout=30
-    )
-    assert answer.status_code == 204, answer.text
+@pytest.fixture
+def cloud(devcloud: str, keystone: str) -> Cloud:
+    return Cloud(devcloud, keystone)
 
 
 def nova_get(cloud: Cloud, path: str, token: str) -> requests.Response:
@@ -93,7 +60,7 @@ async def proxy_for(  # type: ignore[no-untyped-def]
 async def test_a_signed_in_member_reaches_nova_and_the_proxy_through_the_catalog(
     cloud: Cloud, aiohttp_client, mappings: MappingSet, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    token = sign_in(cloud, "alice", PROJECT_A)
+    token = sign_in(cloud.keystone, "alice", PROJECT_A)
     assert nova_get(cloud, "/servers", token).status_code == 200
     flavors = nova_get(cloud, "/flavors/detail", token)
     assert flavors.status_code == 200, flavors.text
@@ -109,11 +76,11 @@ async def test_a_signed_in_member_reaches_nova_and_the_proxy_through_the_catalog
 async def test_a_token_revoked_in_keystone_is_refused_by_nova_and_the_proxy(
     cloud: Cloud, aiohttp_client, mappings: MappingSet, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    token = sign_in(cloud, "alice", PROJECT_A)
+    token = sign_in(cloud.keystone, "alice", PROJECT_A)
     proxy = await proxy_for(aiohttp_client, cloud, mappings, tmp_path)
     before = await proxy.get("/server_types", headers={"X-Auth-Token": token})
     assert before.status == 200, await before.text()
-    revoke(cloud, token)
+    revoke(cloud.keystone, token)
     after = await proxy.get("/server_types", headers={"X-Auth-Token": token})
     assert after.status == 401, await after.text()
     assert nova_get(cloud, "/servers", token).status_code == 401
@@ -146,17 +113,16 @@ async def test_the_token_tables_literal_tokens_are_refused(
         assert answer.status == 401, await answer.text()
 
 
-# The proxy's catalog lookup with the caller's own token (no service
-# credentials) has only ever met devcloud's Keystone stand-in. Against the real
-# one, vnext_proxy/nova/endpoint.py's unscoped v3.Token exchange gets a token
-# without a catalog, and an unknown token makes Keystone answer 404 there.
+# Without service credentials the proxy reads the catalog with each caller's
+# own token (vnext_proxy/nova/endpoint.py): a real Keystone gives an unscoped
+# token exchange no catalog, and answers an unknown token with 404.
 
 
 async def test_the_callers_own_token_finds_nova_in_the_catalog(
     cloud: Cloud, aiohttp_client, mappings: MappingSet, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     proxy = await proxy_for(aiohttp_client, cloud, mappings, tmp_path, service=False)
-    answer = await proxy.get("/server_types", headers={"X-Auth-Token": sign_in(cloud, "alice", PROJECT_A)})
+    answer = await proxy.get("/server_types", headers={"X-Auth-Token": sign_in(cloud.keystone, "alice", PROJECT_A)})
     assert answer.status == 200, await answer.text()
 
 

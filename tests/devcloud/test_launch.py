@@ -13,9 +13,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from users import auth, identity
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings
-from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
@@ -23,13 +24,13 @@ from vnext_proxy.web.keys import STORE
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm launch-test"
 
 
 @pytest.fixture(scope="module")
 def keypair(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
+    nova = nova_as("alice")
     resp = nova.compute.post(
         "/os-keypairs", json={"keypair": {"name": "launch-key", "public_key": PUBLIC_KEY}}, headers=MV
     )
@@ -41,7 +42,7 @@ def keypair(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 def nova_servers(nova_as) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    body = nova_as("devcloud-member-a").compute.get("/servers/detail", headers=MV).json()
+    body = nova_as("alice").compute.get("/servers/detail", headers=MV).json()
     return {s["id"]: s for s in body["servers"]}
 
 
@@ -50,7 +51,7 @@ async def vnext_ids(proxy: TestClient, keypair_name: str) -> dict[str, str]:
         t["name"]: t["id"] for t in (await (await proxy.get("/server_types", headers=MEMBER)).json())["server_types"]
     }
     # A keypair's vNext id, computed as the server view computes it.
-    user = TOKENS["devcloud-member-a"].user_id
+    user = identity("alice").user_id
     return {
         "tiny": types["m1.tiny"],
         "small": types["m1.small"],
@@ -149,7 +150,7 @@ async def test_an_admin_naming_another_project_is_refused_before_launching(  # t
     """Nova launches into the token's project whatever the URL says, so an
     admin (who may see project A) cannot launch there with the admin
     project's token; nothing is launched anywhere."""
-    admin = nova_as("devcloud-admin")
+    admin = nova_as("admin")
 
     def hostnames() -> set[str]:
         servers = admin.compute.get("/servers/detail?all_tenants=1", headers=MV).json()["servers"]
@@ -160,7 +161,7 @@ async def test_an_admin_naming_another_project_is_refused_before_launching(  # t
         "defaults": {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE},
         "servers": [{"hostname": "admin-elsewhere"}],
     }
-    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers={"X-Auth-Token": "devcloud-admin"})
+    resp = await proxy.post(f"/projects/{PROJECT_A}/servers", json=body, headers=auth("admin"))
     assert resp.status == 403, await resp.text()
     assert f"scoped to {PROJECT_A}" in (await resp.json())["error"]["message"]
     assert "admin-elsewhere" not in hostnames()
@@ -172,13 +173,11 @@ async def test_an_admin_naming_another_project_is_refused_before_launching(  # t
         project = admin.compute.get(f"/servers/{launched['id']}", headers=MV).json()["server"]["tenant_id"]
         assert project == PROJECT_A
     finally:
-        nova_as("devcloud-member-a").compute.delete(f"/servers/{launched['id']}", headers=MV)
+        nova_as("alice").compute.delete(f"/servers/{launched['id']}", headers=MV)
 
 
 async def test_bad_launch_requests(proxy: TestClient) -> None:
-    other = await proxy.post(
-        f"/projects/{PROJECT_A}/servers", json={"servers": [{}]}, headers={"X-Auth-Token": "devcloud-member-b"}
-    )
+    other = await proxy.post(f"/projects/{PROJECT_A}/servers", json={"servers": [{}]}, headers=auth("bob"))
     assert other.status == 404
     shape = await proxy.post(f"/projects/{PROJECT_A}/servers", json={"servers": "all"}, headers=MEMBER)
     assert shape.status == 400
@@ -192,7 +191,7 @@ async def test_bad_launch_requests(proxy: TestClient) -> None:
 async def test_affinity_places_servers_near_or_apart(proxy: TestClient, nova_as, forget_servers, keypair: str) -> None:  # type: ignore[no-untyped-def]
     ids = await vnext_ids(proxy, keypair)
     base = {"keypair_id": ids["key"], "type_id": ids["tiny"], "template_id": IMAGE}
-    admin = nova_as("devcloud-admin")
+    admin = nova_as("admin")
     launched: list[str] = []
 
     async def launch_one(hostname: str, **extra: Any) -> str:
@@ -216,7 +215,7 @@ async def test_affinity_places_servers_near_or_apart(proxy: TestClient, nova_as,
 
     try:
         anchor = await launch_one("anchor")
-        nova_as("devcloud-member-a").compute.put(f"/servers/{anchor}/tags/anchor", headers=MV)
+        nova_as("alice").compute.put(f"/servers/{anchor}/tags/anchor", headers=MV)
         near = await launch_one("near-1", affinity={"near": {"server_ids": [anchor]}})
         apart = await launch_one("apart-1", affinity={"not_near": {"server_tags": ["anchor"]}})
         assert host(near) == host(anchor)
@@ -253,7 +252,7 @@ async def test_a_launch_nova_cannot_place_aborts_its_create_task(
         assert task["action"] == "CREATE"
         assert task["state"] == "ABORTED"
         assert "No valid host" in task["reason"]
-        server = nova_as("devcloud-member-a").compute.get(f"/servers/{launched['id']}", headers=MV).json()["server"]
+        server = nova_as("alice").compute.get(f"/servers/{launched['id']}", headers=MV).json()["server"]
         assert server["status"] == "ERROR"
     finally:
         forget_servers([launched["id"]])

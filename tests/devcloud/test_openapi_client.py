@@ -15,8 +15,9 @@ from types import ModuleType
 
 import pytest
 from aiohttp.test_utils import TestClient
+from users import token
 
-MEMBER = "devcloud-member-a"
+MEMBER = "alice"
 #: The generator's command, and ruff, which it runs on what it generates: both from this virtualenv.
 BIN = Path(sys.executable).parent
 
@@ -64,7 +65,7 @@ async def test_a_generated_client_lists_novas_servers(  # type: ignore[no-untype
     get_server = importlib.import_module(f"{name}.api.servers.get_server")
     models = importlib.import_module(f"{name}.models")
     client = generated.AuthenticatedClient(
-        base_url=str(proxy.make_url("")), token=MEMBER, prefix="", auth_header_name="X-Auth-Token"
+        base_url=str(proxy.make_url("")), token=token(MEMBER), prefix="", auth_header_name="X-Auth-Token"
     )
     async with client:
         listed = await get_servers.asyncio_detailed(client=client, limit=200)

@@ -56,11 +56,10 @@ async def test_check_knows_nova_from_something_else(aiohttp_server, tmp_path: Pa
 
 
 def test_check_tries_the_pollers_reads_with_the_service_credentials(
-    devcloud: str, tmp_path: Path, boot_server, forget_servers
+    devcloud: str, keystone: str, tmp_path: Path, boot_server, forget_servers
 ) -> None:  # type: ignore[no-untyped-def]
     server_id = boot_server("check-reads")  # one server, whose actions the check reads
     try:
-        keystone = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3"
         for user, works in (("vnext-service", True), ("alice", False)):
             config = tmp_path / f"{user}.yaml"
             config.write_text(

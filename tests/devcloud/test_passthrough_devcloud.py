@@ -16,15 +16,15 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fuzz import serving
+from users import auth, identity, token
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings
-from vnext_proxy.devcloud.identities import TOKENS
 from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
-ALICE = "devcloud-member-a"
+ALICE = "alice"
 MV = {"OpenStack-API-Version": "compute 2.100"}
 LIMIT = 16 * 1024
 
@@ -45,13 +45,13 @@ def public_key(comment: str) -> str:
     return f"{key.decode()} {comment}"
 
 
-def sdk_via(proxy_url: str, token: str = ALICE):  # type: ignore[no-untyped-def]
+def sdk_via(proxy_url: str, user: str = ALICE):  # type: ignore[no-untyped-def]
     """openstacksdk with the proxy as its compute endpoint, as a client author would set it."""
     import openstack
     from keystoneauth1 import session, token_endpoint
 
     endpoint = f"{proxy_url}/v2.1"
-    sess = session.Session(auth=token_endpoint.Token(endpoint, token))
+    sess = session.Session(auth=token_endpoint.Token(endpoint, token(user)))
     return openstack.connection.Connection(
         session=sess, compute_endpoint_override=endpoint, compute_api_version="2.100"
     )
@@ -95,11 +95,11 @@ def test_openstacksdk_through_the_proxy_and_vnext_sees_the_result(  # type: igno
 
         # The vNext side of the same proxy: the keypair, by the id the
         # server shows it was launched with.
-        vnext_key = keypair_id(DEFAULT_ID_NAMESPACE, TOKENS[ALICE].user_id, name)
-        listed = requests.get(f"{proxy_url}/keypairs", headers={"X-Auth-Token": ALICE}, timeout=30).json()
+        vnext_key = keypair_id(DEFAULT_ID_NAMESPACE, identity(ALICE).user_id, name)
+        listed = requests.get(f"{proxy_url}/keypairs", headers=auth(ALICE), timeout=30).json()
         (mine,) = (k for k in listed["keypairs"] if k["name"] == name)
         assert (mine["id"], mine["fingerprint"]) == (vnext_key, made.fingerprint)
-        view = requests.get(f"{proxy_url}/servers/{server_id}", headers={"X-Auth-Token": ALICE}, timeout=30).json()
+        view = requests.get(f"{proxy_url}/servers/{server_id}", headers=auth(ALICE), timeout=30).json()
         assert view["launch_keypair_id"] == vnext_key
 
         sdk.compute.delete_keypair(name)
@@ -113,8 +113,8 @@ def test_openstacksdk_through_the_proxy_and_vnext_sees_the_result(  # type: igno
 def test_novas_links_name_nova_and_are_passed_unchanged(proxy_url: str, devcloud: str) -> None:
     """Documented: the proxy rewrites nothing, so Nova's links name Nova
     (openstacksdk follows a next link there: see the README)."""
-    via = requests.get(f"{proxy_url}/v2.1/flavors?limit=1", headers={"X-Auth-Token": ALICE}, timeout=30)
-    direct = requests.get(f"{devcloud}/flavors?limit=1", headers={"X-Auth-Token": ALICE}, timeout=30)
+    via = requests.get(f"{proxy_url}/v2.1/flavors?limit=1", headers=auth(ALICE), timeout=30)
+    direct = requests.get(f"{devcloud}/flavors?limit=1", headers=auth(ALICE), timeout=30)
     assert via.status_code == 200
     assert via.content == direct.content
     assert via.json()["flavors_links"][0]["href"].startswith(f"{devcloud}/flavors?")
@@ -138,7 +138,7 @@ def test_the_version_documents(proxy_url: str, devcloud: str) -> None:
 def test_the_request_id_is_kept_and_novas_returned(proxy_url: str) -> None:
     mine = f"req-{uuid.uuid4()}"
     resp = requests.get(
-        f"{proxy_url}/v2.1/servers", headers={"X-Auth-Token": ALICE, "X-OpenStack-Request-ID": mine, **MV}, timeout=30
+        f"{proxy_url}/v2.1/servers", headers={**auth(ALICE), "X-OpenStack-Request-ID": mine, **MV}, timeout=30
     )
     assert resp.status_code == 200
     assert resp.headers["X-OpenStack-Request-ID"] == mine
@@ -170,7 +170,7 @@ def keypair_body(name: str, size: int) -> bytes:
 
 def test_a_body_over_max_body_bytes_is_413_and_nova_unchanged(proxy_url: str, nova_as) -> None:  # type: ignore[no-untyped-def]
     name = f"pt-big-{uuid.uuid4().hex[:8]}"
-    headers = {"X-Auth-Token": ALICE, "Content-Type": "application/json", **MV}
+    headers = {**auth(ALICE), "Content-Type": "application/json", **MV}
     raw = keypair_body(name, LIMIT + 1)
     resp = requests.post(f"{proxy_url}/v2.1/os-keypairs", data=raw, headers=headers, timeout=30)
     assert resp.status_code == 413
@@ -188,7 +188,7 @@ def test_a_body_over_max_body_bytes_is_413_and_nova_unchanged(proxy_url: str, no
 async def test_passthrough_off_is_the_vnext_404(proxy: TestClient) -> None:
     """The conftest's proxy has no passthrough: Nova's paths are no route."""
     for path in ("/v2.1/servers", "/v2.1/", "/compute/"):
-        resp = await proxy.get(path, headers={"X-Auth-Token": ALICE})
+        resp = await proxy.get(path, headers=auth(ALICE))
         assert resp.status == 404
         error = (await resp.json())["error"]
         assert error["message"] == "No such route in the vNext API; GET / lists them all"

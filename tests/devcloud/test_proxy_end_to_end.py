@@ -8,11 +8,12 @@ import uuid
 
 from aiohttp.test_utils import TestClient
 from helpers import free_port
+from users import auth
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.mapping import ids
 
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 
 
 async def test_json_home_is_served_without_a_token(proxy: TestClient) -> None:
@@ -30,7 +31,7 @@ async def test_server_types_are_novas_flavors(proxy: TestClient, nova_as) -> Non
     assert resp.status == 200
     body = await resp.json()
     by_name = {t["name"]: t for t in body["server_types"]}
-    flavors = list(nova_as("devcloud-member-a").compute.flavors(details=True))
+    flavors = list(nova_as("alice").compute.flavors(details=True))
     assert set(by_name) == {f.name for f in flavors}
     assert {"m1.tiny", "m1.small"} <= set(by_name)
     for flavor in flavors:

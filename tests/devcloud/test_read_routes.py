@@ -20,19 +20,20 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp.test_utils import TestClient
 from jsonschema.validators import validator_for
+from users import auth, identity
 
-from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B
 
 MV = {"OpenStack-API-Version": "compute 2.100"}
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 VOLUME = "6ca404f3-d844-4169-bb96-bc792f37de98"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm test"
 
-ADMIN = "devcloud-admin"
-MEMBER_A = "devcloud-member-a"
-READER_A = "devcloud-reader-a"
-MEMBER_B = "devcloud-member-b"
-USER_A = TOKENS[MEMBER_A].user_id
+ADMIN = "admin"
+MEMBER_A = "alice"
+READER_A = "rita"
+MEMBER_B = "bob"
+USER_A = identity(MEMBER_A).user_id
 
 NOVA_REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 VNEXT_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -169,10 +170,10 @@ class Answer:
 
 
 async def call(
-    proxy: TestClient, path: str, token: str | None = MEMBER_A, *, method: str = "GET", status: int = 200
+    proxy: TestClient, path: str, user: str | None = MEMBER_A, *, method: str = "GET", status: int = 200
 ) -> Answer:
-    """One proxy call; fails with the body when the status is not the expected one."""
-    headers = {"X-Auth-Token": token} if token else {}
+    """One proxy call as ``user`` (None: with no token); fails with the body when the status is not the expected one."""
+    headers = auth(user) if user else {}
     resp = await proxy.request(method, path, headers=headers)
     text = await resp.text()
     assert resp.status == status, f"{method} {path}: {resp.status} {text}"
@@ -201,7 +202,7 @@ def assert_error(answer: Answer, status: int, field: str | None = None) -> dict[
 
 
 async def all_pages(
-    proxy: TestClient, path: str, key: str, token: str = MEMBER_A, limit: int | None = None
+    proxy: TestClient, path: str, key: str, user: str = MEMBER_A, limit: int | None = None
 ) -> list[Any]:
     """Follow _links.next until it is absent; every page holds at most ``limit`` items."""
     items: list[Any] = []
@@ -209,7 +210,7 @@ async def all_pages(
     for _ in range(100):
         if href is None:
             return items
-        page = await call(proxy, href, token)
+        page = await call(proxy, href, user)
         assert page.body["_links"]["self"]["href"] == href
         if limit is not None:
             assert len(page.body[key]) <= limit
@@ -440,8 +441,8 @@ async def test_found_by_hostname_a_server_keeps_its_volumes(proxy: TestClient, f
 
 
 async def test_a_project_links_to_its_servers(proxy: TestClient) -> None:
-    for token in (MEMBER_A, READER_A, ADMIN):
-        answer = await call(proxy, f"/projects/{PROJECT_A}", token)
+    for user in (MEMBER_A, READER_A, ADMIN):
+        answer = await call(proxy, f"/projects/{PROJECT_A}", user)
         assert_reached_nova(answer, calls=1)
         assert answer.body["id"] == PROJECT_A
         assert answer.body["_links"]["self"] == {"href": f"/projects/{PROJECT_A}"}
@@ -676,11 +677,11 @@ def assert_types_are_flavors(types: list[dict[str, Any]], flavors: list[dict[str
 
 
 async def test_server_types_are_novas_flavors(proxy: TestClient, nova_as) -> None:  # type: ignore[no-untyped-def]
-    for token in (MEMBER_A, ADMIN):
-        answer = await call(proxy, "/server_types?limit=1000", token)
+    for user in (MEMBER_A, ADMIN):
+        answer = await call(proxy, "/server_types?limit=1000", user)
         assert_reached_nova(answer, calls=1)
-        assert_types_are_flavors(answer.body["server_types"], nova_flavors(nova_as(token), admin=token == ADMIN))
-        again = await call(proxy, "/server_types?limit=1000", token)
+        assert_types_are_flavors(answer.body["server_types"], nova_flavors(nova_as(user), admin=user == ADMIN))
+        again = await call(proxy, "/server_types?limit=1000", user)
         assert again.body["server_types"] == answer.body["server_types"]  # ids are stable
 
 
@@ -714,14 +715,14 @@ async def test_server_types_by_tag(proxy: TestClient, nova_as) -> None:  # type:
     assert resp.status_code == 200, resp.text
     try:
         name = admin.compute.get("/flavors/6", headers=MV).json()["flavor"]["name"]
-        for token in (MEMBER_A, ADMIN):
-            answer = await call(proxy, "/server_types?tag=gpu", token)
+        for user in (MEMBER_A, ADMIN):
+            answer = await call(proxy, "/server_types?tag=gpu", user)
             assert_reached_nova(answer, calls=1)
             assert "tag" in answer.headers["X-VNext-Proxy-Filters"].split(",")
             [tagged] = answer.body["server_types"]
             assert tagged["name"] == name
             assert tagged["tags"] == ["gpu", "hpc"]
-            assert (await call(proxy, f"/server_types/{name}", token)).body == tagged
+            assert (await call(proxy, f"/server_types/{name}", user)).body == tagged
         assert (await call(proxy, "/server_types?tag=nothing-has-this")).body["server_types"] == []
     finally:
         resp = admin.compute.delete("/flavors/6/os-extra_specs/vnext:tags", headers=MV)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import aiohttp
 from helpers import ADDED_ROUTE, copy_mappings, free_port, start_proxy, stop
+from users import auth
 
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 VERSION = "X-VNext-Mappings-Version"
 MICROVERSION = {"OpenStack-API-Version": "compute 2.61"}
 

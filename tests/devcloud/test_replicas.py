@@ -1,6 +1,6 @@
 """Two proxy processes behind no load balancer at all: one PostgreSQL store
-(the machine's real server), service credentials through devcloud's Keystone
-stand-in, and one poller at a time."""
+(the machine's real server), service credentials through devcloud's Keystone,
+and one poller at a time."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import aiohttp
 import asyncpg
 import pytest
 from helpers import POSTGRES, free_port, postgres_schema, start_proxy, stop
+from users import auth
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 
 
 @dataclass
@@ -40,8 +41,7 @@ async def schema(postgres: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def replicas(devcloud: str, schema: str, tmp_path: Path) -> AsyncIterator[list[Replica]]:
-    keystone = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3"
+async def replicas(keystone: str, schema: str, tmp_path: Path) -> AsyncIterator[list[Replica]]:
     started: list[Replica] = []
     for name in ("a", "b"):
         port = free_port()
@@ -145,7 +145,7 @@ async def test_the_lease_holder_dies_and_the_other_finishes_its_work(
     new_holder = await lease_holder(schema)
     assert new_holder is not None
     assert int(new_holder.split(":")[1]) == surviving.proc.pid
-    nova = nova_as("devcloud-member-a")
+    nova = nova_as("alice")
     server = nova.compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
     assert (server["status"], server["flavor"]["original_name"]) == ("ACTIVE", "m1.small")
     actions = nova.compute.get(f"/servers/{server_id}/os-instance-actions", headers=MV).json()["instanceActions"]

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft4Validator
+from users import auth, identity
 
-from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.web.keys import STORE
 
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 MV = {"OpenStack-API-Version": "compute 2.100"}
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm findings"
@@ -53,11 +54,11 @@ async def test_a_server_group_without_description_or_defaults_is_its_published_s
         made = await proxy.post(f"/projects/{PROJECT_A}/server_groups", json=full, headers=MEMBER)
         assert made.status == 201, await made.text()
         shown_full: dict[str, Any] = await made.json()
-        nova_as("devcloud-member-a").compute.delete(f"/os-server-groups/{shown_full['id']}", headers=MV)
+        nova_as("alice").compute.delete(f"/os-server-groups/{shown_full['id']}", headers=MV)
         assert sorted(e.message for e in schema.iter_errors(shown_full)) == []
         assert (shown_full["description"], shown_full["defaults"]) == (full["description"], full["defaults"])
     finally:
-        nova_as("devcloud-member-a").compute.delete(f"/os-server-groups/{group['id']}", headers=MV)
+        nova_as("alice").compute.delete(f"/os-server-groups/{group['id']}", headers=MV)
 
 
 async def test_a_launchs_create_task_names_who_launched_it_at_once(  # type: ignore[no-untyped-def]
@@ -68,7 +69,7 @@ async def test_a_launchs_create_task_names_who_launched_it_at_once(  # type: ign
     (a required string): Nova records the create action, which names the
     user, a moment later. The launcher is the caller, whom the launch knows
     from its keypair, so the task names them from the start."""
-    nova = nova_as("devcloud-member-a").compute
+    nova = nova_as("alice").compute
     key = nova.post("/os-keypairs", json={"keypair": {"name": "findings", "public_key": PUBLIC_KEY}}, headers=MV)
     assert key.status_code == 201, key.text
     server_ids: list[str] = []
@@ -88,10 +89,10 @@ async def test_a_launchs_create_task_names_who_launched_it_at_once(  # type: ign
         # As recorded, before anything has read Nova's action.
         recorded = await proxy.app[STORE].get_task(task_id)
         assert recorded is not None
-        assert recorded.created_by == TOKENS["devcloud-member-a"].user_id
+        assert recorded.created_by == identity("alice").user_id
         shown = await (await proxy.get(f"/server_tasks/{task_id}", headers=MEMBER)).json()
         assert sorted(e.message for e in published("server_task").iter_errors(shown)) == []
-        assert shown["created_by"] == TOKENS["devcloud-member-a"].user_id
+        assert shown["created_by"] == identity("alice").user_id
     finally:
         forget_servers(server_ids)
         nova.delete("/os-keypairs/findings", headers=MV)

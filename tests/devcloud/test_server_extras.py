@@ -7,15 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp.test_utils import TestClient
+from users import auth
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
 from vnext_proxy.mapping.ids import vnext_id
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-ADMIN = {"X-Auth-Token": "devcloud-admin"}
-OTHER = {"X-Auth-Token": "devcloud-member-b"}
+MEMBER = auth("alice")
+ADMIN = auth("admin")
+OTHER = auth("bob")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def server_id(boot_server, forget_servers) -> Iterator[str]:  # type: ignore[no-
 
 
 def nova_tags(nova_as, server_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    tags: list[str] = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}/tags", headers=MV).json()["tags"]
+    tags: list[str] = nova_as("alice").compute.get(f"/servers/{server_id}/tags", headers=MV).json()["tags"]
     return tags
 
 
@@ -62,7 +63,7 @@ async def test_console_log_is_text(proxy: TestClient, server_id: str, nova_as) -
     assert resp.status == 200
     assert resp.content_type == "text/plain"
     body = {"os-getConsoleOutput": {"length": 2}}
-    nova = nova_as("devcloud-member-a").compute.post(f"/servers/{server_id}/action", json=body, headers=MV)
+    nova = nova_as("alice").compute.post(f"/servers/{server_id}/action", json=body, headers=MV)
     assert await resp.text() == nova.json()["output"]
     assert len((await resp.text()).splitlines()) == 2
     full = await proxy.get(f"/servers/{server_id}/console_log", headers=MEMBER)
@@ -90,7 +91,7 @@ async def test_diagnostics_follow_novas_policy(proxy: TestClient, server_id: str
 
 
 async def test_placements_are_availability_zones(proxy: TestClient, nova_as) -> None:  # type: ignore[no-untyped-def]
-    zones = nova_as("devcloud-member-a").compute.get("/os-availability-zone", headers=MV).json()
+    zones = nova_as("alice").compute.get("/os-availability-zone", headers=MV).json()
     names = {z["zoneName"] for z in zones["availabilityZoneInfo"]}
     body = await (await proxy.get("/placements", headers=MEMBER)).json()
     assert {p["name"] for p in body["placements"]} == names
@@ -115,7 +116,7 @@ async def test_patch_a_server(proxy: TestClient, server_id: str, nova_as) -> Non
     assert (resp.status, await resp.read()) == (204, b""), await resp.text()  # the later revision's answer
     server = await (await proxy.get(f"/servers/{server_id}", headers=MEMBER)).json()
     assert (server["hostname"], server["properties"], server["tags"]) == ("patched-1", change["properties"], ["pg"])
-    nova = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
+    nova = nova_as("alice").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]
     assert nova["name"] == nova["OS-EXT-SRV-ATTR:hostname"] == "patched-1"
     assert nova["metadata"] == change["properties"]
     assert nova["tags"] == ["pg"]
@@ -149,7 +150,5 @@ async def test_patch_a_server(proxy: TestClient, server_id: str, nova_as) -> Non
         refused = await proxy.patch(f"/servers/{server_id}", json=bad, headers=MEMBER)
         assert refused.status == 400, bad
         assert (await refused.json())["error"]["field"] == field
-    assert nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]["name"] == (
-        "patched-1"
-    )
+    assert nova_as("alice").compute.get(f"/servers/{server_id}", headers=MV).json()["server"]["name"] == ("patched-1")
     assert (await proxy.patch(f"/servers/{server_id}", json={"tags": []}, headers=OTHER)).status == 404

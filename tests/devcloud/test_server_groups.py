@@ -7,15 +7,16 @@ import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from users import auth, identity
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
-from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B
 from vnext_proxy.mapping.ids import keypair_id
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-OTHER = {"X-Auth-Token": "devcloud-member-b"}
+MEMBER = auth("alice")
+OTHER = auth("bob")
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm group-test"
 
 
@@ -25,7 +26,7 @@ async def server_type_id(proxy: TestClient, name: str) -> str:
 
 
 async def test_groups_and_launching_into_one(proxy: TestClient, nova_as, forget_servers) -> None:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
+    nova = nova_as("alice")
     small = await server_type_id(proxy, "m1.small")
     body: dict[str, Any] = {
         "name": "Web App servers",
@@ -40,7 +41,7 @@ async def test_groups_and_launching_into_one(proxy: TestClient, nova_as, forget_
     try:
         assert group["slug"] == "web-app-servers"
         assert group["project_id"] == PROJECT_A
-        assert group["created_by"] == TOKENS["devcloud-member-a"].user_id
+        assert group["created_by"] == identity("alice").user_id
         nova_group = nova.compute.get(f"/os-server-groups/{group['id']}", headers=MV).json()["server_group"]
         assert nova_group["name"] == "Web App servers"
         assert nova_group["members"] == []
@@ -65,7 +66,7 @@ async def test_groups_and_launching_into_one(proxy: TestClient, nova_as, forget_
             "/os-keypairs", json={"keypair": {"name": "group-key", "public_key": PUBLIC_KEY}}, headers=MV
         )
         assert key.status_code == 201
-        kp = keypair_id(DEFAULT_ID_NAMESPACE, TOKENS["devcloud-member-a"].user_id, "group-key")
+        kp = keypair_id(DEFAULT_ID_NAMESPACE, identity("alice").user_id, "group-key")
         launch = {"defaults": {"keypair_id": kp, "group_id": group["id"]}, "servers": [{}]}
         launched = await proxy.post(f"/projects/{PROJECT_A}/servers", json=launch, headers=MEMBER)
         assert launched.status == 202, await launched.text()

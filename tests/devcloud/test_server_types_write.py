@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from users import auth, identity
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE
-from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B
 from vnext_proxy.mapping.ids import keypair_id
 
 MV = {"OpenStack-API-Version": "compute 2.100"}
-ADMIN = {"X-Auth-Token": "devcloud-admin"}
-MEMBER_A = {"X-Auth-Token": "devcloud-member-a"}
-MEMBER_B = {"X-Auth-Token": "devcloud-member-b"}
+ADMIN = auth("admin")
+MEMBER_A = auth("alice")
+MEMBER_B = auth("bob")
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm types-test"
 
@@ -28,13 +29,13 @@ def new_type(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def nova_flavors(nova_as) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    body = nova_as("devcloud-admin").compute.get("/flavors/detail?is_public=None", headers=MV).json()
+    body = nova_as("admin").compute.get("/flavors/detail?is_public=None", headers=MV).json()
     return {f["name"]: f for f in body["flavors"]}
 
 
 def nova_flavor(nova_as, flavor_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
     """The flavor as Nova has it, whole: its view (extra specs included) and access list."""
-    nova = nova_as("devcloud-admin").compute
+    nova = nova_as("admin").compute
     resp = nova.get(f"/flavors/{flavor_id}", headers=MV)
     if resp.status_code == 404:
         return None
@@ -67,18 +68,18 @@ async def cleanup(proxy: TestClient, nova_as) -> AsyncIterator[list[str]]:  # ty
     made: list[str] = []
     yield made
     for flavor_id in made:
-        nova_as("devcloud-admin").compute.delete(f"/flavors/{flavor_id}", headers=MV)
+        nova_as("admin").compute.delete(f"/flavors/{flavor_id}", headers=MV)
 
 
 @pytest.fixture(scope="module")
 def keypair(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a")
+    nova = nova_as("alice")
     resp = nova.compute.post(
         "/os-keypairs", json={"keypair": {"name": "types-key", "public_key": PUBLIC_KEY}}, headers=MV
     )
     assert resp.status_code == 201, resp.text
     try:
-        yield keypair_id(DEFAULT_ID_NAMESPACE, TOKENS["devcloud-member-a"].user_id, "types-key")
+        yield keypair_id(DEFAULT_ID_NAMESPACE, identity("alice").user_id, "types-key")
     finally:
         nova.compute.delete("/os-keypairs/types-key", headers=MV)
 
@@ -246,13 +247,13 @@ async def test_a_spec_patch_keeps_servers_as_launched_and_the_type_as_shared(  #
         # The server launched before keeps the spec it was launched with.
         old = (await (await proxy.get(f"/servers/{servers[0]}", headers=MEMBER_A)).json())["spec"]
         assert old["memory_mb"] == 1024
-        in_nova = nova_as("devcloud-member-a").compute.get(f"/servers/{servers[0]}", headers=MV).json()["server"]
+        in_nova = nova_as("alice").compute.get(f"/servers/{servers[0]}", headers=MV).json()["server"]
         assert (in_nova["flavor"]["ram"], in_nova["flavor"]["original_name"]) == (1024, "vt.resized")
         # A new launch gets the new spec.
         servers.append(await launch(proxy, type_id, keypair, "types-new"))
         new = (await (await proxy.get(f"/servers/{servers[1]}", headers=MEMBER_A)).json())["spec"]
         assert new["memory_mb"] == 2048
-        in_nova = nova_as("devcloud-member-a").compute.get(f"/servers/{servers[1]}", headers=MV).json()["server"]
+        in_nova = nova_as("alice").compute.get(f"/servers/{servers[1]}", headers=MV).json()["server"]
         assert (in_nova["flavor"]["ram"], in_nova["flavor"]["original_name"]) == (2048, "vt.resized2")
     finally:
         forget_servers(servers)
@@ -316,7 +317,7 @@ async def test_a_failed_re_create_restores_the_old_flavor(proxy: TestClient, nov
     cleanup.append(type_id)
     # An extra spec the proxy does not know of is put back too.
     specs = {"extra_specs": {"hw:numa_nodes": "1"}}
-    assert nova_as("devcloud-admin").compute.post(f"/flavors/{type_id}/os-extra_specs", json=specs, headers=MV).ok
+    assert nova_as("admin").compute.post(f"/flavors/{type_id}/os-extra_specs", json=specs, headers=MV).ok
     before = nova_flavor(nova_as, type_id)
     assert before is not None
     assert before["extra_specs"] == {"vnext:tags": "keep", "hw:numa_nodes": "1"}

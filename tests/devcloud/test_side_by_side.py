@@ -12,20 +12,21 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from users import token
 
 from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
 
-MEMBER_A = "devcloud-member-a"
-MEMBER_B = "devcloud-member-b"
-ADMIN = "devcloud-admin"
+MEMBER_A = "alice"
+MEMBER_B = "bob"
+ADMIN = "admin"
 JSON = {"Accept": "application/json"}
 MV = {"OpenStack-API-Version": "compute 2.100"}
 
 
-def auth(token: str) -> dict[str, str]:
-    return {"X-Auth-Token": token, **JSON}
+def auth(user: str) -> dict[str, str]:
+    return {"X-Auth-Token": token(user), **JSON}
 
 
 def row(page: dict[str, Any], field: str) -> dict[str, Any]:
@@ -93,11 +94,13 @@ async def test_what_a_token_cannot_read_it_cannot_compare(proxy: TestClient, ser
 
 
 async def test_the_page_itself_holds_no_data_and_no_token(proxy: TestClient, server_id: str) -> None:
-    resp = await proxy.get(f"/_compare/servers/{server_id}", headers={"X-Auth-Token": MEMBER_A, "Accept": "text/html"})
+    resp = await proxy.get(
+        f"/_compare/servers/{server_id}", headers={"X-Auth-Token": token(MEMBER_A), "Accept": "text/html"}
+    )
     assert resp.status == 200
     assert resp.content_type == "text/html"
     text = await resp.text()
-    assert MEMBER_A not in text
+    assert token(MEMBER_A) not in text
     assert server_id not in text
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
 

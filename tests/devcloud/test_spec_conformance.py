@@ -20,9 +20,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from unit.test_spec_schemas import REVISIONS, revision_validator
 from unit.test_spec_statuses import HANDLER_STATUSES
+from users import auth, identity
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
-from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B
 from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
@@ -31,8 +32,8 @@ Client = TestClient[Any, Any]
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-ADMIN = {"X-Auth-Token": "devcloud-admin"}
+MEMBER = auth("alice")
+ADMIN = auth("admin")
 KEYPAIR = "conformance-key"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm conformance"
 POLL = 0.5
@@ -79,11 +80,11 @@ def problems(revision: str, server: dict[str, Any]) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def keypair(nova_as) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A keypair of member A's, so a launched server has a launch_keypair_id (the schemas require one)."""
-    nova = nova_as("devcloud-member-a").compute
+    nova = nova_as("alice").compute
     resp = nova.post("/os-keypairs", json={"keypair": {"name": KEYPAIR, "public_key": PUBLIC_KEY}}, headers=MV)
     assert resp.status_code == 201, resp.text
     try:
-        yield keypair_id(DEFAULT_ID_NAMESPACE, TOKENS["devcloud-member-a"].user_id, KEYPAIR)
+        yield keypair_id(DEFAULT_ID_NAMESPACE, identity("alice").user_id, KEYPAIR)
     finally:
         nova.delete(f"/os-keypairs/{KEYPAIR}", headers=MV)
 
@@ -218,13 +219,13 @@ class NamedRoutes:
 
 
 def flavor_tags(nova_as, flavor_id: str) -> str | None:  # type: ignore[no-untyped-def]
-    specs = nova_as("devcloud-admin").compute.get(f"/flavors/{flavor_id}/os-extra_specs", headers=MV).json()
+    specs = nova_as("admin").compute.get(f"/flavors/{flavor_id}/os-extra_specs", headers=MV).json()
     tags: str | None = specs["extra_specs"].get("vnext:tags")
     return tags
 
 
 def flavor_access(nova_as, flavor_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    resp = nova_as("devcloud-admin").compute.get(f"/flavors/{flavor_id}/os-flavor-access", headers=MV)
+    resp = nova_as("admin").compute.get(f"/flavors/{flavor_id}/os-flavor-access", headers=MV)
     return sorted(a["tenant_id"] for a in resp.json()["flavor_access"])
 
 
@@ -232,8 +233,8 @@ async def test_every_named_route_of_the_spec_answers_its_listed_status(  # type:
     proxy: Client, mappings: MappingSet, nova_as, forget_servers, keypair: str
 ) -> None:
     calls = NamedRoutes(proxy, mappings)
-    member = nova_as("devcloud-member-a").compute
-    admin = nova_as("devcloud-admin").compute
+    member = nova_as("alice").compute
+    admin = nova_as("admin").compute
     server_ids: list[str] = []
     group_ids: list[str] = []
     flavor_ids: list[str] = []
@@ -299,7 +300,7 @@ async def test_every_named_route_of_the_spec_answers_its_listed_status(  # type:
         assert flavor_access(nova_as, flavor_id) == []
         await calls.answer("PUT", f"{kind}/shares/projects/{PROJECT_B}", ADMIN)
         assert flavor_access(nova_as, flavor_id) == [PROJECT_B]
-        user = TOKENS["devcloud-member-b"].user_id
+        user = identity("bob").user_id
         for method in ("PUT", "DELETE"):  # 501: Nova has no per-user access; nothing changes
             error = await calls.answer(method, f"{kind}/shares/users/{user}", ADMIN)
             assert "projects only" in error["error"]["message"]

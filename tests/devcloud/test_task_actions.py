@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from task_items_checks import checked_items
+from users import token
 
 from vnext_proxy.config import Settings
 
@@ -27,24 +28,24 @@ IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # the only image to boot from or
 VOLUME = "6ca404f3-d844-4169-bb96-bc792f37de98"
 PORT = "ce531f90-199f-48c0-816c-13e38010b442"  # project A's port in Nova's fake Neutron
 
-MEMBER_A = "devcloud-member-a"
-MANAGER_A = "devcloud-manager-a"
-ADMIN = "devcloud-admin"
-MEMBER_B = "devcloud-member-b"
+MEMBER_A = "alice"
+MANAGER_A = "mary"
+ADMIN = "admin"
+MEMBER_B = "bob"
 
 POLL = 0.5
 FINAL = {"COMPLETED", "ABORTED", "TIMED_OUT"}
 
 
-def auth(token: str) -> dict[str, str]:
-    return {"X-Auth-Token": token}
+def auth(user: str) -> dict[str, str]:
+    return {"X-Auth-Token": token(user)}
 
 
 # --- the proxy side ---------------------------------------------------------------------------------------------------
 
 
-async def post_task(proxy: TestClient, server_id: str, body: Any, token: str = MEMBER_A) -> tuple[int, dict[str, Any]]:
-    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers=auth(token))
+async def post_task(proxy: TestClient, server_id: str, body: Any, user: str = MEMBER_A) -> tuple[int, dict[str, Any]]:
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers=auth(user))
     answer: dict[str, Any] = await resp.json()
     return resp.status, answer
 
@@ -53,20 +54,20 @@ async def run_task(
     proxy: TestClient,
     server_id: str,
     body: dict[str, Any],
-    token: str,
+    user: str,
     timeout: float = 90,  # noqa: ASYNC109 - a polling budget, not a cancellation
 ) -> dict[str, Any]:
     """Start a task; poll GET /server_tasks/{id} every 0.5 s until it is no longer RUNNING; the final task."""
-    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers=auth(token))
+    resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers=auth(user))
     task: dict[str, Any] = await resp.json()
     assert resp.status == 202, (body, resp.status, task)
     assert resp.headers["Location"] == f"/server_tasks/{task['id']}"
     assert task["action"] == body["action"]
     assert task["server_id"] == server_id
-    return await wait_task(proxy, task, token, within=timeout)
+    return await wait_task(proxy, task, user, within=timeout)
 
 
-async def wait_task(proxy: TestClient, task: dict[str, Any], token: str, within: float = 90) -> dict[str, Any]:
+async def wait_task(proxy: TestClient, task: dict[str, Any], user: str, within: float = 90) -> dict[str, Any]:
     assert task["state"] in {"RUNNING", "COMPLETED"}, task
     assert task["nova_request_id"].startswith("req-"), task
     deadline = time.monotonic() + within
@@ -74,17 +75,17 @@ async def wait_task(proxy: TestClient, task: dict[str, Any], token: str, within:
         if time.monotonic() > deadline:
             raise AssertionError(f"{task['action']} still RUNNING after {within:g}s: {task}")
         await asyncio.sleep(POLL)
-        resp = await proxy.get(f"/server_tasks/{task['id']}", headers=auth(token))
+        resp = await proxy.get(f"/server_tasks/{task['id']}", headers=auth(user))
         assert resp.status == 200, await resp.text()
         task = await resp.json()
     assert task["state"] in FINAL, task
     # Every task of the walk, whichever way it ended, shows its steps.
-    await checked_items(proxy, task, auth(token))
+    await checked_items(proxy, task, auth(user))
     return task
 
 
-async def completed(proxy: TestClient, server_id: str, body: dict[str, Any], token: str = MEMBER_A) -> dict[str, Any]:
-    task = await run_task(proxy, server_id, body, token)
+async def completed(proxy: TestClient, server_id: str, body: dict[str, Any], user: str = MEMBER_A) -> dict[str, Any]:
+    task = await run_task(proxy, server_id, body, user)
     assert task["state"] == "COMPLETED", task
     assert task["reason"] is None, task
     assert task["ended_at"] is not None, task
@@ -102,13 +103,13 @@ class Nova:
         self.admin = nova_as(ADMIN)
         self.server_id = server_id
 
-    async def get(self, path: str, token: str = MEMBER_A, headers: dict[str, str] = MV) -> Any:
-        conn = self.admin if token == ADMIN else self.member
+    async def get(self, path: str, user: str = MEMBER_A, headers: dict[str, str] = MV) -> Any:
+        conn = self.admin if user == ADMIN else self.member
         return await asyncio.to_thread(conn.compute.get, path, headers=headers)
 
     async def server(self) -> dict[str, Any]:
         """As the admin sees it (with OS-EXT-SRV-ATTR:host)."""
-        resp = await self.get(f"/servers/{self.server_id}", token=ADMIN)
+        resp = await self.get(f"/servers/{self.server_id}", user=ADMIN)
         assert resp.status_code == 200, resp.text
         server: dict[str, Any] = resp.json()["server"]
         return server
@@ -272,7 +273,7 @@ async def test_bad_bodies_and_strangers(proxy: TestClient, server_id: str, nova:
     assert resp.status == 415
     assert (await resp.json())["error"]["code"] == 415
     # Another project's server does not exist for the caller.
-    status, answer = await post_task(proxy, server_id, {"action": "REBOOT"}, token=MEMBER_B)
+    status, answer = await post_task(proxy, server_id, {"action": "REBOOT"}, user=MEMBER_B)
     assert status == 404, answer
     assert answer["error"]["code"] == 404
     resp = await proxy.get(f"/servers/{server_id}/tasks", headers=auth(MEMBER_B))
@@ -390,7 +391,7 @@ async def test_revert_resize(proxy: TestClient, server_id: str, nova: Nova) -> N
 
 async def test_cold_move(proxy: TestClient, server_id: str, nova: Nova) -> None:
     before = (await nova.assert_state("active", "ACTIVE"))["OS-EXT-SRV-ATTR:host"]
-    task = await completed(proxy, server_id, {"action": "MOVE"}, token=MANAGER_A)
+    task = await completed(proxy, server_id, {"action": "MOVE"}, user=MANAGER_A)
     server = await nova.assert_state("active", "ACTIVE")  # confirmed by the proxy
     assert server["OS-EXT-SRV-ATTR:host"] not in (None, before)
     await nova.assert_action(task, "migrate")
@@ -398,7 +399,7 @@ async def test_cold_move(proxy: TestClient, server_id: str, nova: Nova) -> None:
 
 async def test_live_move(proxy: TestClient, server_id: str, nova: Nova) -> None:
     before = (await nova.assert_state("active", "ACTIVE"))["OS-EXT-SRV-ATTR:host"]
-    task = await completed(proxy, server_id, {"action": "MOVE", "live": True}, token=MANAGER_A)
+    task = await completed(proxy, server_id, {"action": "MOVE", "live": True}, user=MANAGER_A)
     server = await nova.assert_state("active", "ACTIVE")
     assert server["OS-EXT-SRV-ATTR:host"] not in (None, before)
     await nova.assert_action(task, "live-migration")
@@ -464,7 +465,7 @@ async def test_shelve(proxy: TestClient, server_id: str, nova: Nova) -> None:
 
 async def test_shelve_offload(proxy: TestClient, server_id: str, nova: Nova) -> None:
     await nova.wait_state("shelved")
-    task = await completed(proxy, server_id, {"action": "SHELVE_OFFLOAD"}, token=ADMIN)
+    task = await completed(proxy, server_id, {"action": "SHELVE_OFFLOAD"}, user=ADMIN)
     server = await nova.assert_state("shelved_offloaded", "SHELVED_OFFLOADED")
     assert server["OS-EXT-SRV-ATTR:host"] is None
     await nova.assert_action(task, "shelveOffload")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from task_items_checks import checked_items
+from users import auth
 
 from vnext_proxy.config import Settings
 from vnext_proxy.devcloud.identities import PROJECT_A
@@ -21,8 +22,8 @@ from vnext_proxy.web.keys import POLLER
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-READER = {"X-Auth-Token": "devcloud-reader-a"}
+MEMBER = auth("alice")
+READER = auth("rita")
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +61,13 @@ async def wait_final(
 
 
 def vm_state(nova_as, server_id: str) -> str:  # type: ignore[no-untyped-def]
-    body = nova_as("devcloud-member-a").compute.get(f"/servers/{server_id}", headers=MV).json()
+    body = nova_as("alice").compute.get(f"/servers/{server_id}", headers=MV).json()
     return str(body["server"]["OS-EXT-STS:vm_state"])
 
 
 def nova_action(nova_as, server_id: str, request_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Nova's instance action for a task's call, as its owner reads it."""
-    resp = nova_as("devcloud-member-a").compute.get(
-        f"/servers/{server_id}/os-instance-actions/{request_id}", headers=MV
-    )
+    resp = nova_as("alice").compute.get(f"/servers/{server_id}/os-instance-actions/{request_id}", headers=MV)
     assert resp.status_code == 200, resp.text
     action: dict[str, Any] = resp.json()["instanceAction"]
     return action
@@ -150,9 +149,7 @@ async def test_restarted_proxy_still_completes_the_task(
 
 async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: str, nova_as) -> None:  # type: ignore[no-untyped-def]
     ours = await wait_final(proxy, (await start(proxy, server_id, {"action": "POWER_OFF"}))["id"])
-    direct = nova_as("devcloud-member-a").compute.post(
-        f"/servers/{server_id}/action", json={"os-start": None}, headers=MV
-    )
+    direct = nova_as("alice").compute.post(f"/servers/{server_id}/action", json={"os-start": None}, headers=MV)
     assert direct.status_code == 202
     direct_id = direct.headers["x-openstack-request-id"]
     for _ in range(60):
@@ -176,9 +173,7 @@ async def test_history_has_novas_own_actions_once(proxy: TestClient, server_id: 
     assert await rebuilt.json() == by_request[direct_id]
     relisted = (await (await proxy.get(f"/servers/{server_id}/tasks?limit=100", headers=MEMBER)).json())["tasks"]
     assert relisted == tasks
-    hidden = await proxy.get(
-        f"/server_tasks/{by_request[direct_id]['id']}", headers={"X-Auth-Token": "devcloud-member-b"}
-    )
+    hidden = await proxy.get(f"/server_tasks/{by_request[direct_id]['id']}", headers=auth("bob"))
     assert hidden.status == 404
     items = await checked_items(proxy, ours, MEMBER)
     assert [i["action"] for i in items] == ["POWERING_OFF"]
@@ -208,7 +203,7 @@ async def test_another_project_sees_no_tasks(proxy: TestClient, server_id: str, 
     assert [e["event"] for e in locked["events"]] == ["api_lock"]
     assert item["started_at"] == max(shown(locked["start_time"]), task["created_at"])
     await wait_final(proxy, (await start(proxy, server_id, {"action": "UNLOCK"}))["id"])
-    other = {"X-Auth-Token": "devcloud-member-b"}
+    other = auth("bob")
     for path in (f"/server_tasks/{task['id']}", f"/servers/{server_id}/tasks", f"/server_tasks/{task['id']}/items"):
         resp = await proxy.get(path, headers=other)
         assert resp.status == 404, path

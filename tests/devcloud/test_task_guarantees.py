@@ -9,9 +9,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from users import auth, revoke, sign_in, token
 
 from vnext_proxy.config import ServiceCredentials, Settings
 from vnext_proxy.mapping.model import MappingSet
@@ -22,8 +22,8 @@ from vnext_proxy.timeutil import parse_time, show_time
 from vnext_proxy.web.app import create_app
 from vnext_proxy.web.keys import STORE, TASKS
 
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
-ADMIN = {"X-Auth-Token": "devcloud-admin"}
+MEMBER = auth("alice")
+ADMIN = auth("admin")
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +33,6 @@ def two_servers(boot_server, forget_servers) -> Iterator[tuple[str, str]]:  # ty
         yield booted
     finally:
         forget_servers(list(booted))
-
-
-async def keystone(devcloud: str, method: str, headers: dict[str, str], body: Any = None) -> aiohttp.ClientResponse:
-    url = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3/auth/tokens"
-    async with aiohttp.ClientSession() as session, session.request(method, url, json=body, headers=headers) as resp:
-        await resp.read()
-        return resp
-
-
-async def sign_in(devcloud: str, token: str) -> str:
-    """A fresh token for the same user, as Keystone issues one per sign-in."""
-    body = {"auth": {"identity": {"methods": ["token"], "token": {"id": token}}}}
-    resp = await keystone(devcloud, "POST", {}, body)
-    assert resp.status == 201
-    return resp.headers["X-Subject-Token"]
-
-
-async def revoke(devcloud: str, token: str) -> None:
-    resp = await keystone(devcloud, "DELETE", {"X-Auth-Token": token, "X-Subject-Token": token})
-    assert resp.status == 204
 
 
 @pytest.fixture
@@ -68,6 +48,7 @@ async def idle_poller_proxy(aiohttp_client, idle_settings: Settings, mappings: M
 
 
 async def start(proxy: TestClient, server_id: str, token: str, action: str = "REBOOT", **params: str) -> str:
+    """Start a task with ``token`` (a token, not a user: see users.token)."""
     body = {"action": action, **params}
     resp = await proxy.post(f"/servers/{server_id}/tasks", json=body, headers={"X-Auth-Token": token})
     assert resp.status == 202, await resp.text()
@@ -90,14 +71,14 @@ async def until_ended(engine: TaskEngine, task_id: str, poller: TaskPoller | Non
 
 
 async def test_a_revoked_token_stalls_no_other_task(
-    idle_poller_proxy: TestClient, two_servers: tuple[str, str], devcloud: str, caplog: pytest.LogCaptureFixture
+    idle_poller_proxy: TestClient, two_servers: tuple[str, str], keystone: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     proxy = idle_poller_proxy
     engine = proxy.app[TASKS]
-    short_lived = await sign_in(devcloud, "devcloud-member-a")
+    short_lived = await asyncio.to_thread(sign_in, keystone, "alice")
     first = await start(proxy, two_servers[0], short_lived)
-    await revoke(devcloud, short_lived)
-    second = await start(proxy, two_servers[1], "devcloud-member-a")
+    await asyncio.to_thread(revoke, keystone, short_lived)
+    second = await start(proxy, two_servers[1], token("alice"))
     poller = TaskPoller(engine, interval=0.5)
     with caplog.at_level(logging.INFO, logger="vnext_proxy"):
         stored = await until_ended(engine, second, poller)
@@ -115,11 +96,11 @@ async def test_a_revoked_token_stalls_no_other_task(
     assert read["state"] == "COMPLETED"
 
 
-READER = {"X-Auth-Token": "devcloud-reader-a"}
+READER = auth("rita")
 
 
 def nova_get(nova_as, path: str) -> Any:  # type: ignore[no-untyped-def]
-    resp = nova_as("devcloud-member-a").compute.get(path, headers={"OpenStack-API-Version": "compute 2.100"})
+    resp = nova_as("alice").compute.get(path, headers={"OpenStack-API-Version": "compute 2.100"})
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -145,7 +126,7 @@ async def test_reads_never_write_and_the_creator_has_no_confirm_step(
     server_id = two_servers[1]
     first = await aiohttp_client(create_app(idle_settings, mappings))
     confirmed_before = await confirms(nova_as, server_id)
-    task_id = await start(first, server_id, "devcloud-member-a", "RESIZE", type_id="m1.small")
+    task_id = await start(first, server_id, token("alice"), "RESIZE", type_id="m1.small")
     await first.close()  # a restart: the creator's token, held in memory only, is gone
     second = await aiohttp_client(create_app(idle_settings, mappings))
     await wait_in_nova(nova_as, server_id, "resized")
@@ -177,7 +158,7 @@ async def test_a_task_read_after_a_restart_ends_when_nova_finished(
 ) -> None:  # type: ignore[no-untyped-def]
     server_id = two_servers[0]
     first = await aiohttp_client(create_app(idle_settings, mappings))
-    started = await start(first, server_id, "devcloud-member-a")
+    started = await start(first, server_id, token("alice"))
     request_id = (await (await first.get(f"/server_tasks/{started}", headers=MEMBER)).json())["nova_request_id"]
     await first.close()
     await wait_in_nova(nova_as, server_id, "active")
@@ -236,14 +217,13 @@ async def test_a_password_is_kept_nowhere(
 
 
 async def test_admin_only_details_stay_admin_only(
-    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], devcloud: str
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], keystone: str
 ) -> None:  # type: ignore[no-untyped-def]
     """With service credentials the poller reads Nova as an admin; a member
     still sees only the failed step, an admin also Nova's details."""
     service = ServiceCredentials(
-        username="vnext-service", password="devcloud", project_name="service",
-        auth_url=devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3",
-    )  # fmt: skip
+        username="vnext-service", password="devcloud", project_name="service", auth_url=keystone
+    )
     tasks = dataclasses.replace(proxy_settings.tasks, service_credentials=service)
     proxy = await aiohttp_client(create_app(dataclasses.replace(proxy_settings, tasks=tasks), mappings))
     # m1.xlarge fits no devcloud host: the scheduler fails it, and the details say so.
@@ -292,7 +272,7 @@ async def test_a_retried_task_with_an_idempotency_key_acts_once(
     by_manager = await proxy.post(
         path,
         json={"action": "REBOOT"},
-        headers={"X-Auth-Token": "devcloud-manager-a", "Idempotency-Key": "reboot-7f3a"},
+        headers=auth("mary", {"Idempotency-Key": "reboot-7f3a"}),
     )
     assert by_manager.status == 202
     assert (await by_manager.json())["id"] != task["id"]
@@ -300,11 +280,10 @@ async def test_a_retried_task_with_an_idempotency_key_acts_once(
 
 
 async def test_a_retry_with_a_token_issued_since_is_still_the_same_caller(
-    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], devcloud: str, nova_as
+    aiohttp_client, proxy_settings: Settings, mappings: MappingSet, two_servers: tuple[str, str], keystone: str, nova_as
 ) -> None:  # type: ignore[no-untyped-def]
     """With Keystone in the config, an Idempotency-Key belongs to the user, not
     to one token: a client that signed in again in between is recognised."""
-    keystone = devcloud.rsplit("/v2.1", 1)[0] + "/identity/v3"
     service = ServiceCredentials(
         username="vnext-service", password="devcloud", project_name="service", auth_url=keystone
     )
@@ -316,8 +295,8 @@ async def test_a_retry_with_a_token_issued_since_is_still_the_same_caller(
     await wait_in_nova(nova_as, server_id, "active")
     path = f"/servers/{server_id}/tasks"
     first_token, second_token = (
-        await sign_in(devcloud, "devcloud-member-a"),
-        await sign_in(devcloud, "devcloud-member-a"),
+        await asyncio.to_thread(sign_in, keystone, "alice"),
+        await asyncio.to_thread(sign_in, keystone, "alice"),
     )
     first = await proxy.post(
         path, json={"action": "REBOOT"}, headers={"X-Auth-Token": first_token, "Idempotency-Key": "k-9"}

@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+from users import token
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.mapping.model import MappingSet
@@ -33,14 +34,15 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 # selenium-manager to download a browser or a driver.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-MEMBER_A = "devcloud-member-a"
+MEMBER_A = "alice"
 MV = "2.100"
 #: devcloud is slow: a page may wait on several Nova calls.
 PAGE_TIMEOUT = 60
 
 
-def api(token: str = MEMBER_A) -> dict[str, str]:
-    return {"X-Auth-Token": token, "Accept": "application/json"}
+def api(sent: str | None = None) -> dict[str, str]:
+    """Headers with the token ``sent``, or else alice's."""
+    return {"X-Auth-Token": sent or token(MEMBER_A), "Accept": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +125,12 @@ def wait_for_answer(browser: WebDriver) -> str:
     return state(browser) or ""
 
 
-def show(browser: WebDriver, url: str, token: str = MEMBER_A) -> str:
-    """Open ``url``, type ``token``, press Show; the page's final state."""
+def show(browser: WebDriver, url: str, typed: str | None = None) -> str:
+    """Open ``url``, type the token ``typed`` (or else alice's), press Show; the page's final state."""
     browser.get(url)
     field = browser.find_element(By.ID, "token")
     field.clear()
-    field.send_keys(token)
+    field.send_keys(typed or token(MEMBER_A))
     browser.find_element(By.ID, "show").click()
     return wait_for_answer(browser)
 
@@ -308,11 +310,11 @@ def test_coverage_needs_no_token_and_counts_the_requests(browser: WebDriver, end
 def test_the_token_stays_in_the_tab(browser: WebDriver, endpoint: str, server_id: str) -> None:
     url = f"{endpoint}/_compare/servers/{server_id}"
     loaded(browser, url)
-    assert MEMBER_A not in browser.current_url
+    assert token(MEMBER_A) not in browser.current_url
     assert browser.get_cookies() == []
     assert browser.execute_script("return localStorage.length") == 0
-    assert browser.execute_script("return sessionStorage.getItem('vnext-token')") == MEMBER_A
-    assert MEMBER_A not in browser.page_source
+    assert browser.execute_script("return sessionStorage.getItem('vnext-token')") == token(MEMBER_A)
+    assert token(MEMBER_A) not in browser.page_source
     # The next page load in the same tab reuses it, untyped.
     browser.refresh()
     assert wait_for_answer(browser) == "loaded"
@@ -329,7 +331,7 @@ def test_a_wrong_token_shows_the_proxys_error(browser: WebDriver, endpoint: str,
     url = f"{endpoint}/_compare/servers/{server_id}"
     expected = requests.get(url, headers=api("not-a-devcloud-token"), timeout=60)
     assert expected.status_code == 401
-    assert show(browser, url, token="not-a-devcloud-token") == "error"
+    assert show(browser, url, typed="not-a-devcloud-token") == "error"
     error = browser.find_element(By.ID, "error")
     assert error.is_displayed()
     assert expected.json()["error"]["message"] in text(error)

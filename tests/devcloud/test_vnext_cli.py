@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 from fuzz import serving
+from users import identity, token
 
 from vnext_proxy.config import DEFAULT_ID_NAMESPACE, NovaSettings, Settings, TaskSettings
-from vnext_proxy.devcloud.identities import PROJECT_A, TOKENS
+from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.ids import keypair_id
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.web.app import create_app
@@ -29,7 +30,7 @@ from vnext_proxy.web.app import create_app
 VNEXT = Path(sys.executable).parent / "vnext"
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = "devcloud-member-a"
+MEMBER = "alice"
 KEYPAIR = "vnext-cli-key"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm vnext-cli"
 
@@ -41,15 +42,17 @@ def environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(devcloud: str, mappings: MappingSet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The proxy, listening on a port of its own, in front of devcloud."""
+def endpoint(
+    devcloud: str, catalog_port: int, mappings: MappingSet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The proxy in front of devcloud, where Keystone's catalog says it is."""
     assert VNEXT.exists(), f"{VNEXT} is missing: install the package again (make setup) for its `vnext` script"
     store = tmp_path_factory.mktemp("vnext-cli") / "tasks.sqlite3"
     settings = Settings(
         nova=NovaSettings(endpoint=devcloud), store_url=f"sqlite:///{store}", tasks=TaskSettings(poll_interval=0.5)
     )
     with serving() as thread:
-        yield thread.serve(create_app(settings, mappings))
+        yield thread.serve(create_app(settings, mappings), catalog_port)
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -57,9 +60,9 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture(scope="module")
 def vnext(endpoint: str) -> Run:
-    def run(*argv: str, token: str = MEMBER) -> subprocess.CompletedProcess[str]:
+    def run(*argv: str, user: str = MEMBER) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(VNEXT), *argv, "--endpoint", endpoint, "--token", token],
+            [str(VNEXT), *argv, "--endpoint", endpoint, "--token", token(user)],
             capture_output=True, text=True, timeout=180, env=environment(),
         )  # fmt: skip
 
@@ -198,10 +201,10 @@ def test_keypairs_list_shows_a_keypair_made_in_nova(vnext: Run, keypair: str, no
     fingerprint = nova_as(MEMBER).compute.get(f"/os-keypairs/{keypair}", headers=MV).json()["keypair"]["fingerprint"]
     listed = vnext("keypairs", "list")
     assert listed.returncode == 0, listed.stderr
-    vnext_id = keypair_id(DEFAULT_ID_NAMESPACE, TOKENS[MEMBER].user_id, keypair)
+    vnext_id = keypair_id(DEFAULT_ID_NAMESPACE, identity(MEMBER).user_id, keypair)
     assert [vnext_id, keypair, "ssh", fingerprint] in [line.split() for line in listed.stdout.splitlines()]
     # Bob sees none of Alice's.
-    bobs = vnext("keypairs", "list", "-f", "json", token="devcloud-member-b")
+    bobs = vnext("keypairs", "list", "-f", "json", user="bob")
     assert keypair not in {k["name"] for k in json.loads(bobs.stdout)}
 
 
@@ -227,19 +230,18 @@ def test_an_error_exits_1_with_the_request_id(vnext: Run) -> None:
     assert dots.returncode == 1
     assert dots.stderr.startswith("error: 404 Not Found")
     # Another project's server is the same 404, never 403.
-    bob = vnext("task", "list", missing, token="devcloud-member-b")
+    bob = vnext("task", "list", missing, user="bob")
     assert bob.returncode == 1
     assert bob.stderr.startswith("error: 404 Not Found")
 
 
-def test_clouds_yaml_signs_in_through_keystone(endpoint: str, devcloud: str, server: str, tmp_path: Path) -> None:
+def test_clouds_yaml_signs_in_through_keystone(endpoint: str, keystone: str, server: str, tmp_path: Path) -> None:
     """The standard configuration: a cloud of clouds.yaml, signed in with a
-    password through devcloud's Keystone stand-in. Its token is devcloud's,
-    and the project comes from it (a static token could not say)."""
+    password through devcloud's Keystone, which also says where the proxy
+    is; the project comes from the token (a static token could not say)."""
     clouds = tmp_path / "clouds.yaml"
-    identity = devcloud.removesuffix("/v2.1") + "/identity/v3"
     lab: dict[str, Any] = {"auth_type": "v3password", "region_name": "RegionOne", "auth": {
-        "auth_url": identity, "username": "alice", "password": "devcloud", "project_name": "project-a",
+        "auth_url": keystone, "username": "alice", "password": "devcloud", "project_name": "project-a",
         "user_domain_name": "Default", "project_domain_name": "Default"}}  # fmt: skip
     clouds.write_text(json.dumps({"clouds": {"lab": lab}}))
     env = {**environment(), "OS_CLIENT_CONFIG_FILE": str(clouds)}
@@ -253,10 +255,14 @@ def test_clouds_yaml_signs_in_through_keystone(endpoint: str, devcloud: str, ser
     # No --project: the credentials' own.
     groups = run("--os-cloud", "lab", "--endpoint", endpoint, "groups", "list", "-f", "json")
     assert groups.returncode == 0, groups.stderr
-    # devcloud's catalog has no compute-vnext: the message names what to do.
-    found = run("--os-cloud", "lab", "servers", "list")
-    assert found.returncode == 1
-    assert "the catalog has no 'compute-vnext' endpoint (public, RegionOne)" in found.stderr
+    # Without --endpoint: the catalog's compute-vnext entry.
+    found = run("--os-cloud", "lab", "servers", "list", "-f", "json")
+    assert found.returncode == 0, found.stderr
+    assert server in {s["id"] for s in json.loads(found.stdout)}
+    # A service type the catalog lacks: the message names what to do.
+    missing = run("--os-cloud", "lab", "--service-type", "compute-next", "servers", "list")
+    assert missing.returncode == 1
+    assert "the catalog has no 'compute-next' endpoint (public, RegionOne)" in missing.stderr
     wrong = {**lab, "auth": {**lab["auth"], "password": "wrong"}}
     clouds.write_text(json.dumps({"clouds": {"lab": wrong}}))
     refused = run("--os-cloud", "lab", "--endpoint", endpoint, "servers", "list")
@@ -313,7 +319,7 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def command(endpoint: str, *argv: str) -> str:
-    return " ".join([str(VNEXT), "--endpoint", endpoint, "--token", MEMBER, *argv]) + "; echo EXIT=$?"
+    return " ".join([str(VNEXT), "--endpoint", endpoint, "--token", token(MEMBER), *argv]) + "; echo EXIT=$?"
 
 
 def test_wait_shows_live_progress_in_a_terminal(terminal: Terminal, endpoint: str, active: str, nova_as) -> None:  # type: ignore[no-untyped-def]
@@ -342,7 +348,7 @@ def test_ctrl_c_stops_waiting_and_the_task_still_completes(  # type: ignore[no-u
     assert "EXIT=130" in final
     assert "Stopped waiting; the task goes on in the cloud. Follow with:" in final
     assert f"vnext --endpoint {endpoint} task show {task_id} --wait" in final
-    assert MEMBER not in final.split("Follow with:")[1].split("EXIT=1")[0], "the token is never printed"
+    assert token(MEMBER) not in final.split("Follow with:")[1].split("EXIT=1")[0], "the token is never printed"
     # The task goes on without the CLI: Nova stops the server, and the proxy's task completes.
     until("Nova to stop the server", lambda: nova_server(nova_as, active)["OS-EXT-STS:vm_state"] == "stopped")
     followed = vnext("task", "show", task_id, "--wait", "-f", "json")

@@ -8,16 +8,17 @@ import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from users import auth
 
 from vnext_proxy.devcloud.identities import PROJECT_A, PROJECT_B
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 MV = {"OpenStack-API-Version": "compute 2.100"}
-MEMBER = {"X-Auth-Token": "devcloud-member-a"}
+MEMBER = auth("alice")
 
 
 def nova_state(nova_as) -> tuple[set[str], set[str]]:  # type: ignore[no-untyped-def]
-    nova = nova_as("devcloud-member-a").compute
+    nova = nova_as("alice").compute
     servers = {s["id"] for s in nova.get("/servers", headers=MV).json()["servers"]}
     groups = {g["id"] for g in nova.get("/os-server-groups", headers=MV).json()["server_groups"]}
     return servers, groups
@@ -60,4 +61,4 @@ async def test_server_group_bodies(proxy: TestClient, nova_as) -> None:  # type:
         assert group["name"] == name
         assert group["id"] in nova_state(nova_as)[1]
     finally:
-        nova_as("devcloud-member-a").compute.delete(f"/os-server-groups/{group['id']}", headers=MV)
+        nova_as("alice").compute.delete(f"/os-server-groups/{group['id']}", headers=MV)

@@ -271,11 +271,12 @@ def serve_forever(
     on_ready: Callable[[str, str | None], None] | None = None,
     notifications: str | None = None,
     keystone: bool = False,
+    vnext_url: str = DEFAULT_VNEXT_URL,
 ) -> None:
     """Run devcloud in this process until SIGINT or SIGTERM; ``on_ready``
     gets Nova's endpoint and, with ``keystone``, Keystone's URL."""
     try:
-        server, stop, keystone_url = start(port, host, notifications, keystone)
+        server, stop, keystone_url = start(port, host, notifications, keystone, vnext_url)
     except Exception:
         # Nova's non-daemon threads would keep a failed start alive forever.
         traceback.print_exc()

@@ -17,7 +17,12 @@ class DevCloudProcess:
     """``vnext-proxy devcloud`` in a subprocess; ``endpoint`` once it is ready."""
 
     def __init__(
-        self, port: int = 0, log_path: Path | None = None, notifications: str | None = None, keystone: bool = False
+        self,
+        port: int = 0,
+        log_path: Path | None = None,
+        notifications: str | None = None,
+        keystone: bool = False,
+        vnext_url: str | None = None,
     ) -> None:
         self.port = port
         self.log_path = log_path
@@ -25,6 +30,8 @@ class DevCloudProcess:
         self.notifications = notifications
         #: Nova validates tokens with a real Keystone (``keystone_url``, …/v3).
         self.keystone = keystone
+        #: Where the proxy is, for Keystone's catalog (devcloud's default otherwise).
+        self.vnext_url = vnext_url
         self.endpoint: str | None = None
         self.keystone_url: str | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -38,6 +45,8 @@ class DevCloudProcess:
             command += ["--notifications", self.notifications]
         if self.keystone:
             command.append("--keystone")
+            if self.vnext_url is not None:
+                command += ["--vnext-url", self.vnext_url]
             if self.log_path is not None:  # Keystone's own log, beside devcloud's
                 env["DEVCLOUD_KEYSTONE_LOG"] = str(self.log_path.with_suffix(".keystone.log"))
         self._proc = subprocess.Popen(
