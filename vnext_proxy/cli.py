@@ -63,14 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="publish Nova's versioned notifications to this RabbitMQ (rabbit://user:password@host:5672/)",
     )
     devcloud.add_argument(
-        "--keystone",
+        "--token-table",
         action="store_true",
-        help="validate tokens with a real Keystone 30 (own process, password 'devcloud') instead of the token table",
+        help="fast mode: take the fixed tokens of a table (devcloud-member-a, ...) instead of running a real"
+        " Keystone 30 (its own process; every password is 'devcloud')",
     )
     devcloud.add_argument(
         "--vnext-url",
         default="http://127.0.0.1:8780/",
-        help="where the proxy listens, for the compute-vnext entry of Keystone's catalog (with --keystone)",
+        help="where the proxy listens, for the compute-vnext entry of Keystone's catalog",
     )
 
     demo = commands.add_parser("demo", help="run devcloud and the proxy together, with example calls")
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.config)
         if args.command == "devcloud":
-            return _devcloud(args.port, args.notifications, args.keystone, args.vnext_url)
+            return _devcloud(args.port, args.notifications, not args.token_table, args.vnext_url)
         if args.command == "demo":
             from vnext_proxy.demo import run_demo
 

@@ -10,25 +10,47 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
+from vnext_proxy.devcloud.keystone import PASSWORD
 from vnext_proxy.devcloud.process import DevCloudProcess
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.web.app import create_app
 
-TOKEN = "devcloud-member-a"
+#: The demo's user: a member of project A, whose servers get addresses.
+USER = "alice"
+#: How the calls the demo prints send her token, exported once.
+TOKEN = "$TOKEN"
 
 
 def run_demo(proxy_port: int, nova_port: int, once: bool = False) -> int:
-    print(f"Starting devcloud (the real Nova 34, fake virt driver) on 127.0.0.1:{nova_port} ...", flush=True)
-    with DevCloudProcess(nova_port, log_path=Path("var/devcloud.log")) as cloud:
+    print(f"Starting devcloud (the real Nova 34, Keystone 30) on 127.0.0.1:{nova_port} ...", flush=True)
+    proxy_url = f"http://127.0.0.1:{proxy_port}/"
+    with DevCloudProcess(nova_port, log_path=Path("var/devcloud.log"), vnext_url=proxy_url) as cloud:
         assert cloud.endpoint is not None
-        print(f"devcloud is up at {cloud.endpoint} (log: var/devcloud.log)")
-        return asyncio.run(_serve(cloud.endpoint, proxy_port, once))
+        assert cloud.keystone_url is not None
+        print(f"devcloud is up: Nova at {cloud.endpoint}, Keystone at {cloud.keystone_url} (log: var/devcloud.log)")
+        token = sign_in(cloud.keystone_url)
+        print(f"Signed in to Keystone as {USER} (project {PROJECT_A}, password '{PASSWORD}'); her token:")
+        print(f'\nexport TOKEN="{token}"\n', flush=True)
+        return asyncio.run(_serve(cloud.endpoint, proxy_port, once, token))
 
 
-async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
+def sign_in(keystone_url: str) -> str:
+    """The demo user's token: a password sign-in, as any OpenStack client makes it."""
+    credentials = v3.Password(
+        auth_url=keystone_url, username=USER, password=PASSWORD, user_domain_id="default", project_id=PROJECT_A
+    )
+    token = ks_session.Session(auth=credentials).get_token()
+    if token is None:  # keystoneauth1 raises on a refused sign-in; None is not a token either
+        raise RuntimeError(f"Keystone gave {USER} no token")
+    return token
+
+
+async def _serve(nova_endpoint: str, port: int, once: bool, token: str) -> int:
     settings = Settings(
         nova=NovaSettings(endpoint=nova_endpoint), port=port, tasks=TaskSettings(poll_interval=1.0), explain=True
     )
@@ -38,7 +60,7 @@ async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
     await web.TCPSite(runner, settings.host, port).start()
     base = f"http://{settings.host}:{port}"
     try:
-        await tour(base, nova_endpoint)
+        await tour(base, nova_endpoint, token)
         if once:
             return 0
         print("\nThe proxy keeps running; press Ctrl-C to stop both.", flush=True)
@@ -52,26 +74,26 @@ async def _serve(nova_endpoint: str, port: int, once: bool) -> int:
         await runner.cleanup()
 
 
-async def tour(base: str, nova_endpoint: str) -> str:
-    """The demo's calls, made to the proxy at ``base`` in front of devcloud at
-    ``nova_endpoint``: read, launch, a task. The id of the server launched."""
-    await _read_tour(base)
-    return await _task_tour(base, nova_endpoint)
+async def tour(base: str, nova_endpoint: str, token: str) -> str:
+    """The demo's calls with ``token``, made to the proxy at ``base`` in front
+    of devcloud at ``nova_endpoint``: read, launch, a task. The id of the
+    server launched."""
+    await _read_tour(base, token)
+    return await _task_tour(base, nova_endpoint, token)
 
 
-async def _read_tour(base: str) -> None:
-    print(f"\nvnext-proxy is serving the vNext API at {base}")
-    print(f"devcloud accepts these tokens, among others: {TOKEN} (a member of project {PROJECT_A}),")
-    print("devcloud-admin (an admin). `vnext-proxy devcloud` lists them all.\n")
+async def _read_tour(base: str, token: str) -> None:
+    print(f"vnext-proxy is serving the vNext API at {base}")
+    print("Keystone's catalog lists it as compute-vnext. The calls below send the token as $TOKEN.\n")
     examples = [
         ("The JSON-Home document: every route this proxy serves", f"curl -s {base}/", "/"),
         (
             "Server types: Nova's flavors, translated into vNext",
-            f"curl -s -H 'X-Auth-Token: {TOKEN}' '{base}/server_types?limit=2'",
+            f"curl -s -H \"X-Auth-Token: {TOKEN}\" '{base}/server_types?limit=2'",
             "/server_types?limit=2",
         ),
     ]
-    async with aiohttp.ClientSession(headers={"X-Auth-Token": TOKEN}) as session:
+    async with aiohttp.ClientSession(headers={"X-Auth-Token": token}) as session:
         for title, curl, path in examples:
             async with session.get(base + path) as resp:
                 body = await resp.json(content_type=None)
@@ -85,8 +107,8 @@ MV = {"OpenStack-API-Version": "compute 2.100"}
 DEMO_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqrTPzc3bR1D1hvPhTVRWLexGkg1Ez/3y4fW6xK4Mm demo"
 
 
-async def _task_tour(base: str, nova_endpoint: str) -> str:
-    headers = {"X-Auth-Token": TOKEN}
+async def _task_tour(base: str, nova_endpoint: str, token: str) -> str:
+    headers = {"X-Auth-Token": token}
     async with aiohttp.ClientSession(headers=headers) as session:
         # Neither spec revision can make a keypair: the demo makes one on
         # Nova, finds its vNext id with the proxy's GET /keypairs extension,
@@ -111,7 +133,7 @@ async def _task_tour(base: str, nova_endpoint: str) -> str:
         }
         print("# Launch a server: POST /projects/{project}/servers")
         print(
-            f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'Content-Type: application/json' "
+            f"$ curl -s -H \"X-Auth-Token: {TOKEN}\" -H 'Content-Type: application/json' "
             f"-d '{json.dumps(launch)}' {base}/projects/{PROJECT_A}/servers"
         )
         async with session.post(f"{base}/projects/{PROJECT_A}/servers", json=launch) as resp:
@@ -119,7 +141,7 @@ async def _task_tour(base: str, nova_endpoint: str) -> str:
         print(f"HTTP {resp.status}")
         print(_excerpt(launched, limit=700), "\n")
         server_id: str = launched[0]["id"]
-        print(f"$ curl -s -I -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
+        print(f'$ curl -s -I -H "X-Auth-Token: {TOKEN}" {base}/servers/{server_id}')
         for _ in range(120):
             async with session.head(f"{base}/servers/{server_id}") as resp:
                 virt = resp.headers.get("X-OpenStack-Compute-Server-Virt-State")
@@ -128,12 +150,12 @@ async def _task_tour(base: str, nova_endpoint: str) -> str:
                 break
             await asyncio.sleep(1)
         async with session.get(f"{base}/servers/{server_id}") as resp:
-            print(f"\n$ curl -s -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}")
+            print(f'\n$ curl -s -H "X-Auth-Token: {TOKEN}" {base}/servers/{server_id}')
             print(_excerpt(await resp.json(), limit=900), "\n")
 
         print("# A task: POWER_OFF, instead of Nova's os-stop action")
         print(
-            f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'Content-Type: application/json' "
+            f"$ curl -s -H \"X-Auth-Token: {TOKEN}\" -H 'Content-Type: application/json' "
             f'-d \'{{"action": "POWER_OFF"}}\' {base}/servers/{server_id}/tasks'
         )
         async with session.post(f"{base}/servers/{server_id}/tasks", json={"action": "POWER_OFF"}) as resp:
@@ -151,8 +173,8 @@ async def _task_tour(base: str, nova_endpoint: str) -> str:
         async with session.get(f"{base}/server_tasks/{task['id']}/items") as resp:
             items = (await resp.json())["items"]
         print("  steps: " + ", ".join(f"{i['action']} {i['state']}" for i in items))
-        print(f"\n$ curl -s -H 'X-Auth-Token: {TOKEN}' {base}/servers/{server_id}/tasks   # its history")
-        print(f"$ curl -s -H 'X-Auth-Token: {TOKEN}' -H 'X-VNext-Explain: 1' {base}/servers/{server_id}")
+        print(f'\n$ curl -s -H "X-Auth-Token: {TOKEN}" {base}/servers/{server_id}/tasks   # its history')
+        print(f"$ curl -s -H \"X-Auth-Token: {TOKEN}\" -H 'X-VNext-Explain: 1' {base}/servers/{server_id}")
         print("  (the answer plus the Nova calls made for it)\n", flush=True)
     return server_id
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, start_proxy, stop
+from users import token
 
 from vnext_proxy import demo
 from vnext_proxy.mapping.gapreport import gap_table_markdown
@@ -135,7 +136,7 @@ async def served(installed: Installed, config: tuple[Path, int]) -> AsyncIterato
 async def test_it_serves_the_demos_calls(
     served: str, devcloud: str, forget_servers, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
-    server_id = await demo.tour(served, devcloud)
+    server_id = await demo.tour(served, devcloud, token(demo.USER))
     try:
         shown = capsys.readouterr().out
         assert '"name": "m1.tiny"' in shown, shown

@@ -5,8 +5,9 @@ placement and fake Glance/Neutron/Cinder in about two seconds. This module
 makes that setup honest enough to stand in for a cloud: real policy defaults,
 request contexts built from the WSGI environ (so an instance action's
 request_id equals the x-openstack-request-id of the call that started it),
-and a token table in front instead of Nova's header stubs, or (``keystone``)
-keystonemiddleware validating against a real Keystone in a child process.
+and keystonemiddleware validating tokens against a real Keystone in a child
+process instead of Nova's header stubs, or, in the fast mode, a fixed token
+table (devcloud.auth).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The identities devcloud knows: who each token stands for.
+"""devcloud's users, projects and roles, with fixed ids.
 
-devcloud plays Keystone's part with a fixed token table, so that the proxy
-only ever forwards ``X-Auth-Token``, exactly as it would against a real cloud.
+Its real Keystone (devcloud.keystone) is seeded with them; its fast mode
+(``--token-table``) takes a fixed token for each instead. Either way the
+proxy only ever forwards ``X-Auth-Token``, as it would in a real cloud.
 Project ids are Keystone-style 32-hex strings. ``PROJECT_A`` is the project
 that Nova's fake Neutron owns, so only its servers get addresses and MACs.
 """
@@ -17,7 +18,8 @@ ADMIN_PROJECT = "ad0000000000400080000000000000ad"
 
 @dataclass(frozen=True)
 class Identity:
-    """What Keystone's auth_token middleware would say about a token."""
+    """A user in a project with roles, as Keystone's auth_token middleware
+    describes a token's holder; ``token`` is the fast mode's fixed token."""
 
     token: str
     user_id: str
@@ -64,8 +66,7 @@ IDENTITIES: tuple[Identity, ...] = (
         "project-a",
         ("reader",),
     ),
-    # The proxy's service user (tasks.service_credentials): an admin that
-    # signs in with a password through devcloud's Keystone stand-in.
+    # The proxy's service user (tasks.service_credentials): an admin.
     Identity(
         "devcloud-service",
         "5e000000000040008000000000000501",
@@ -85,7 +86,3 @@ IDENTITIES: tuple[Identity, ...] = (
 )
 
 TOKENS: dict[str, Identity] = {identity.token: identity for identity in IDENTITIES}
-
-#: Passwords devcloud's Keystone stand-in accepts (POST /identity/v3/auth/tokens).
-#: alice's lets tests try service credentials that lack the admin role.
-PASSWORDS: dict[str, str] = {"vnext-service": "devcloud", "alice": "devcloud"}

@@ -21,14 +21,15 @@ class DevCloudProcess:
         port: int = 0,
         log_path: Path | None = None,
         notifications: str | None = None,
-        keystone: bool = False,
+        keystone: bool = True,
         vnext_url: str | None = None,
     ) -> None:
         self.port = port
         self.log_path = log_path
         #: A RabbitMQ (rabbit://...) Nova publishes its versioned notifications to.
         self.notifications = notifications
-        #: Nova validates tokens with a real Keystone (``keystone_url``, …/v3).
+        #: Nova validates tokens with a real Keystone (``keystone_url``, …/v3);
+        #: without, with the fixed token table (the fast mode).
         self.keystone = keystone
         #: Where the proxy is, for Keystone's catalog (devcloud's default otherwise).
         self.vnext_url = vnext_url
@@ -43,12 +44,12 @@ class DevCloudProcess:
         command = [sys.executable, "-m", "vnext_proxy", "devcloud", "--port", str(self.port)]
         if self.notifications is not None:
             command += ["--notifications", self.notifications]
-        if self.keystone:
-            command.append("--keystone")
-            if self.vnext_url is not None:
-                command += ["--vnext-url", self.vnext_url]
-            if self.log_path is not None:  # Keystone's own log, beside devcloud's
-                env["DEVCLOUD_KEYSTONE_LOG"] = str(self.log_path.with_suffix(".keystone.log"))
+        if not self.keystone:
+            command.append("--token-table")
+        elif self.log_path is not None:  # Keystone's own log, beside devcloud's
+            env["DEVCLOUD_KEYSTONE_LOG"] = str(self.log_path.with_suffix(".keystone.log"))
+        if self.vnext_url is not None:
+            command += ["--vnext-url", self.vnext_url]
         self._proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
