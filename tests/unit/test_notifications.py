@@ -5,6 +5,7 @@ does), and the poller woken between its cycles."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -139,6 +140,37 @@ async def test_the_listener_hands_over_each_servers_end_event(bus: tuple[str, st
         assert queue.declaration_result.message_count == 0
 
 
+async def test_stopping_ends_the_listener_even_when_aio_pika_loses_its_cancellation(
+    bus: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, name = bus
+    acking = asyncio.Event()
+    real_ack = aio_pika.IncomingMessage.ack
+
+    async def ack_losing_a_cancellation(self: aio_pika.IncomingMessage, multiple: bool = False) -> None:
+        acking.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as aio-pika can, somewhere inside
+            await asyncio.sleep(0.5)
+        await real_ack(self, multiple)
+
+    monkeypatch.setattr(aio_pika.IncomingMessage, "ack", ack_losing_a_cancellation)
+    listener = NotificationListener(NotificationSettings(url, exchange=name, queue=name), print)
+    running = asyncio.ensure_future(listener.run())
+    async with asyncio.timeout(20):
+        while listener.state != "consuming":  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await publish(url, name, b"anything")
+    await asyncio.wait_for(acking.wait(), 20)
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=1.5)
+    assert not done, "the cancellation was not lost: this test shows nothing"
+    # What the app's shutdown does first: close the connection.
+    await asyncio.wait_for(listener.stop(), 10)
+    done, _ = await asyncio.wait({running}, timeout=5)
+    assert done, "the listener still waits for a message"
+    assert listener.health()["state"] == "stopped"
+
+
 async def test_a_bus_that_is_down_is_retried_with_backoff() -> None:
     from helpers import refused_port
 
@@ -254,3 +286,24 @@ async def test_a_wake_does_not_wait_for_another_wakes_reads() -> None:
         while len(engine.advanced) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     answering.cancel()
+
+
+async def test_the_wakes_looks_end_before_the_wake_answering_does() -> None:
+    """The app closes the store once the poller's tasks have ended: a look
+    still reading it then would wait forever on a closed store."""
+    started = asyncio.Event()
+
+    class _StuckEngine(_Engine):
+        async def advance(self, task: Any, send: Any, **_: Any) -> Any:
+            started.set()
+            await asyncio.Event().wait()  # a read that is not answered
+
+    poller = TaskPoller(_StuckEngine([fake_task("t1", SERVER, final=True)]), interval=3600)  # type: ignore[arg-type]
+    answering = asyncio.ensure_future(poller.answer_wakes())
+    poller.wake(SERVER)
+    async with asyncio.timeout(5):
+        await started.wait()
+    answering.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await answering
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "woken-servers"] == []

@@ -11,6 +11,7 @@ the usual poll interval. So every message is acknowledged, whatever it held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from vnext_proxy.config import NotificationSettings
 from vnext_proxy.nova.operations import KINDS
@@ -98,6 +99,10 @@ async def probe_bus(settings: NotificationSettings) -> str | None:
     return None
 
 
+#: How long stopping waits for the bus to close the connection.
+CLOSE_TIMEOUT = 5.0
+
+
 class NotificationListener:
     """One connection to the bus per process, kept up with backoff; it
     consumes while ``active()`` says so (the poller's lease holder)."""
@@ -116,6 +121,8 @@ class NotificationListener:
         self.state = "starting"
         self.events = 0
         self.last_event_at: float | None = None
+        self._stopping = False
+        self._connection: AbstractConnection | None = None
 
     def health(self) -> dict[str, Any]:
         ago = None if self.last_event_at is None else round(time.monotonic() - self.last_event_at, 1)
@@ -124,7 +131,7 @@ class NotificationListener:
 
     async def run(self) -> None:
         delay = 1.0
-        while True:
+        while not self._stopping:
             if not self.active():
                 self.state = "standby: another replica holds the poller's lease"
                 await asyncio.sleep(1.0)
@@ -135,13 +142,33 @@ class NotificationListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the bus is down or refused us: try again later
+                if self._stopping:
+                    break
                 self.state = f"reconnecting in {delay:g}s: {exc.__class__.__name__}"
                 log.warning("notifications from %s: %s; reconnecting in %gs", shown_url(self.settings.url), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
 
+    async def stop(self) -> None:
+        """Stop consuming by closing the connection, which ends the queue's
+        iterator, and ``run`` returns. Cancelling alone is not enough: aio-pika
+        can lose a cancellation (seen in the test suite: the listener went on
+        waiting for the next message with its cancellation pending, and the
+        app's shutdown waited for it forever)."""
+        self._stopping = True
+        self.state = "stopped"
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(Exception):  # closing is best-effort; TimeoutError included
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await connection.close()
+
     async def _consume(self) -> None:
         connection = await aio_pika.connect(self.settings.url, timeout=10)
+        self._connection = connection
+        if self._stopping:  # stopped while connecting
+            await connection.close()
+            return
         async with connection:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=PREFETCH)

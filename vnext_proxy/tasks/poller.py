@@ -141,6 +141,9 @@ class TaskPoller:
         finally:
             for look in looking:
                 look.cancel()
+            # Ended before this task ends: the app closes the store once it
+            # has, and a look still reading it then would wait forever.
+            await asyncio.gather(*looking, return_exceptions=True)
 
     async def _look_at(self, woken: Mapping[str, int]) -> None:
         try:

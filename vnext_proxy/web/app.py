@@ -89,6 +89,7 @@ async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncItera
     poller = TaskPoller(engine, settings.tasks.poll_interval, service=service, caller=app[CALLER], metrics=app[METRICS])
     app[POLLER] = poller
     running = [spawn(poller.run(), name="task-poller")]
+    listener = None
     if settings.notifications is not None:
         # The poller's lease holder consumes: the one replica that polls.
         listener = NotificationListener(settings.notifications, lambda e: poller.wake(e.server_id), poller.holds_lease)
@@ -98,6 +99,8 @@ async def _task_engine(app: web.Application, mappings: MappingSet) -> AsyncItera
     try:
         yield
     finally:
+        if listener is not None:
+            await listener.stop()
         for task in running:
             task.cancel()
         for task in running:
