@@ -183,7 +183,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def nova_as(devcloud: str):  # type: ignore[no-untyped-def]
-    """openstacksdk, talking to devcloud directly: how tests see the effect in Nova."""
+    """openstacksdk, talking to devcloud directly as a user, by name (tests/users.py):
+    how tests see the effect in Nova."""
     import openstack
     from keystoneauth1 import session, token_endpoint
 
