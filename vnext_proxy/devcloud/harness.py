@@ -224,7 +224,7 @@ def start(
     port: int,
     host: str = "127.0.0.1",
     notifications: str | None = None,
-    keystone: bool = False,
+    keystone: bool = True,
     vnext_url: str = DEFAULT_VNEXT_URL,
 ) -> tuple[WSGIServer, Callable[[], None], str | None]:
     """Bring Nova up and serve it; returns the server, a stop function and,
@@ -271,7 +271,7 @@ def serve_forever(
     host: str = "127.0.0.1",
     on_ready: Callable[[str, str | None], None] | None = None,
     notifications: str | None = None,
-    keystone: bool = False,
+    keystone: bool = True,
     vnext_url: str = DEFAULT_VNEXT_URL,
 ) -> None:
     """Run devcloud in this process until SIGINT or SIGTERM; ``on_ready``
