@@ -59,6 +59,12 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def path(template: str, **values: str) -> str:
+    """A vNext path from ``template`` ("/servers/{server}/tasks"), each value
+    one quoted segment: the one place the client builds a path from input."""
+    return template.format_map({name: segment(value) for name, value in values.items()})
+
+
 class VNext:
     """The proxy at ``endpoint`` (its root URL: the vNext routes start at /)."""
 
@@ -122,13 +128,13 @@ class VNext:
         """A server type's id, given its id or name (the proxy resolves both)."""
         if is_uuid(value):
             return value
-        return str(self.get(f"/server_types/{segment(value)}")["id"])
+        return str(self.get(path("/server_types/{type}", type=value))["id"])
 
     def keypair_id(self, value: str) -> str:
         """A keypair's vNext id, given its id or Nova name (GET /keypairs/{id or name})."""
         if is_uuid(value):
             return value
-        return str(self.get(f"/keypairs/{segment(value)}")["id"])
+        return str(self.get(path("/keypairs/{keypair}", keypair=value))["id"])
 
     def server_id(self, value: str, project: str | None) -> str:
         """A server's id, given its id or its hostname in ``project`` (or the credentials')."""
@@ -140,7 +146,8 @@ class VNext:
         project = project or self.project_id
         if project is None:
             raise ClientError(f"{hostname!r} is not a server id; to find it by hostname, name its --project")
-        found: dict[str, Any] = self.get(f"/projects/{segment(project)}/servers/{segment(hostname)}")
+        route = path("/projects/{project}/servers/{hostname}", project=project, hostname=hostname)
+        found: dict[str, Any] = self.get(route)
         return found
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from vnext_proxy import __version__
 from vnext_proxy.client import output
-from vnext_proxy.client.api import ApiError, ClientError, VNext, is_uuid, segment
+from vnext_proxy.client.api import ApiError, ClientError, VNext, is_uuid, path
 from vnext_proxy.client.connect import DEFAULT_SERVICE_TYPE, Options, connect
 from vnext_proxy.client.progress import ENDED, POLL_INTERVAL, display_for, wait_for
 
@@ -271,15 +271,15 @@ def _project(client: VNext, args: argparse.Namespace) -> str:
 
 
 def _servers_list(client: VNext, args: argparse.Namespace) -> int:
-    path = f"/projects/{segment(args.project)}/servers" if args.project else "/servers"
-    servers = list(client.pages(path, "servers", args.limit))
+    route = path("/projects/{project}/servers", project=args.project) if args.project else "/servers"
+    servers = list(client.pages(route, "servers", args.limit))
     _show_list(args, servers, output.SERVER_COLUMNS)
     return 0
 
 
 def _servers_show(client: VNext, args: argparse.Namespace) -> int:
     if is_uuid(args.server):
-        server = client.get(f"/servers/{segment(args.server)}")
+        server = client.get(path("/servers/{server}", server=args.server))
     else:
         server = client.server_by_hostname(args.server, args.project)
     _show_object(args, server)
@@ -298,9 +298,8 @@ def _launch(client: VNext, args: argparse.Namespace) -> int:
     servers: list[dict[str, Any]] = (
         [{"hostname": h} for h in args.hostname] if args.hostname else [{} for _ in range(args.count or 1)]
     )
-    launched = client.post(
-        f"/projects/{segment(project)}/servers", {"defaults": defaults, "servers": servers}, args.idempotency_key
-    )
+    route = path("/projects/{project}/servers", project=project)
+    launched = client.post(route, {"defaults": defaults, "servers": servers}, args.idempotency_key)
     if not isinstance(launched, list):
         raise ClientError("the launch's answer is not a list of servers")
     if args.wait:
@@ -320,7 +319,7 @@ def _launch(client: VNext, args: argparse.Namespace) -> int:
 def _task_start(client: VNext, args: argparse.Namespace) -> int:
     server = client.server_id(args.server, args.project)
     body = {"action": args.task_action.upper(), **dict(args.param)}
-    task = client.post(f"/servers/{segment(server)}/tasks", body, args.idempotency_key)
+    task = client.post(path("/servers/{server}/tasks", server=server), body, args.idempotency_key)
     if args.wait:
         task = _wait(client, args, [task])[0]
         if args.format == "json":
@@ -332,19 +331,19 @@ def _task_start(client: VNext, args: argparse.Namespace) -> int:
 
 def _task_list(client: VNext, args: argparse.Namespace) -> int:
     server = client.server_id(args.server, args.project)
-    tasks = list(client.pages(f"/servers/{segment(server)}/tasks", "tasks", args.limit))
+    tasks = list(client.pages(path("/servers/{server}/tasks", server=server), "tasks", args.limit))
     _show_list(args, tasks, output.TASK_COLUMNS)
     return 0
 
 
 def _task_show(client: VNext, args: argparse.Namespace) -> int:
-    task = client.get(f"/server_tasks/{segment(args.task)}")
+    task = client.get(path("/server_tasks/{task}", task=args.task))
     if args.wait:
         task = _wait(client, args, [task])[0]
         if args.format == "json":
             output.print_json(task)
         return _outcome([task])
-    items = list(client.pages(f"/server_tasks/{segment(args.task)}/items", "items"))
+    items = list(client.pages(path("/server_tasks/{task}/items", task=args.task), "items"))
     if args.format == "json":
         output.print_json({**task, "items": items})
     else:
@@ -365,14 +364,14 @@ def _keypairs_list(client: VNext, args: argparse.Namespace) -> int:
 
 
 def _groups_list(client: VNext, args: argparse.Namespace) -> int:
-    path = f"/projects/{segment(_project(client, args))}/server_groups"
-    _show_list(args, list(client.pages(path, "server_groups")), output.GROUP_COLUMNS)
+    route = path("/projects/{project}/server_groups", project=_project(client, args))
+    _show_list(args, list(client.pages(route, "server_groups")), output.GROUP_COLUMNS)
     return 0
 
 
 def _compare(client: VNext, args: argparse.Namespace) -> int:
     kind, object_id = _compared(client, args)
-    page = client.get(f"/_compare/{kind}/{segment(object_id)}")
+    page = client.get(path("/_compare/{kind}/{object_id}", kind=kind, object_id=object_id))
     if not isinstance(page, dict) or not isinstance(page.get("fields"), list):
         raise ClientError(f"GET /_compare/{kind}/{object_id}: the answer is not a comparison")
     if args.format == "json":

@@ -19,7 +19,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from vnext_proxy.client.api import VNext, segment
+from vnext_proxy.client.api import VNext, path
 
 #: The states a task ends in; it never changes again after one.
 ENDED = frozenset({"COMPLETED", "ABORTED", "TIMED_OUT"})
@@ -52,7 +52,7 @@ def wait_for(
         while True:
             for task in tasks:
                 if task["id"] not in settled:
-                    items[task["id"]] = list(client.pages(f"/server_tasks/{segment(task['id'])}/items", "items"))
+                    items[task["id"]] = list(client.pages(path("/server_tasks/{task}/items", task=task["id"]), "items"))
                     if task.get("state") in ENDED:
                         settled.add(task["id"])
             display.show(tasks, items)
@@ -60,7 +60,7 @@ def wait_for(
                 break
             pause(interval)
             tasks = [
-                task if task.get("state") in ENDED else client.get(f"/server_tasks/{segment(task['id'])}")
+                task if task.get("state") in ENDED else client.get(path("/server_tasks/{task}", task=task["id"]))
                 for task in tasks
             ]
     return [{**task, "items": items[task["id"]]} for task in tasks]
