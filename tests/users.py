@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import requests
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 
+from vnext_proxy.config import ServiceCredentials
 from vnext_proxy.devcloud.identities import IDENTITIES, Identity
-from vnext_proxy.devcloud.keystone import PASSWORD, SERVICE_PROJECT
+from vnext_proxy.devcloud.keystone import PASSWORD, SERVICE_PROJECT, password_token
 
 #: Each user's project-scoped token, once signed in.
 _TOKENS: dict[str, str] = {}
@@ -32,12 +31,12 @@ def identity(user: str) -> Identity:
 def sign_in(keystone_url: str, user: str, project_id: str | None = None) -> str:
     """A new password sign-in through keystoneauth1, as a user of the cloud
     would; scoped to ``project_id``, or to the user's own project."""
-    scope = project_id or _project_of(identity(user))
-    auth_plugin = v3.Password(
-        auth_url=keystone_url, username=user, password=PASSWORD, user_domain_id="default", project_id=scope
-    )
-    signed: str = ks_session.Session(auth=auth_plugin).get_token()
-    return signed
+    return password_token(keystone_url, user, project_id or _project_of(identity(user)))
+
+
+def service_credentials(auth_url: str | None = None, user: str = "vnext-service") -> ServiceCredentials:
+    """The proxy's service credentials as ``user``, signing in to devcloud's Keystone."""
+    return ServiceCredentials(username=user, password=PASSWORD, project_name="service", auth_url=auth_url)
 
 
 def revoke(keystone_url: str, revoked: str) -> None:

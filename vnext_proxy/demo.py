@@ -10,12 +10,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 
 from vnext_proxy.config import NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
-from vnext_proxy.devcloud.keystone import PASSWORD
+from vnext_proxy.devcloud.keystone import PASSWORD, password_token
 from vnext_proxy.devcloud.process import DevCloudProcess
 from vnext_proxy.mapping.loader import load_mappings
 from vnext_proxy.web.app import create_app
@@ -33,21 +31,10 @@ def run_demo(proxy_port: int, nova_port: int, once: bool = False) -> int:
         assert cloud.endpoint is not None
         assert cloud.keystone_url is not None
         print(f"devcloud is up: Nova at {cloud.endpoint}, Keystone at {cloud.keystone_url} (log: var/devcloud.log)")
-        token = sign_in(cloud.keystone_url)
+        token = password_token(cloud.keystone_url, USER, PROJECT_A)
         print(f"Signed in to Keystone as {USER} (project {PROJECT_A}, password '{PASSWORD}'); her token:")
         print(f'\nexport TOKEN="{token}"\n', flush=True)
         return asyncio.run(_serve(cloud.endpoint, proxy_port, once, token))
-
-
-def sign_in(keystone_url: str) -> str:
-    """The demo user's token: a password sign-in, as any OpenStack client makes it."""
-    credentials = v3.Password(
-        auth_url=keystone_url, username=USER, password=PASSWORD, user_domain_id="default", project_id=PROJECT_A
-    )
-    token = ks_session.Session(auth=credentials).get_token()
-    if token is None:  # keystoneauth1 raises on a refused sign-in; None is not a token either
-        raise RuntimeError(f"Keystone gave {USER} no token")
-    return token
 
 
 async def _serve(nova_endpoint: str, port: int, once: bool, token: str) -> int:

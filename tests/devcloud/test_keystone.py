@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 import requests
 from aiohttp.test_utils import TestClient
-from users import revoke, sign_in
+from users import revoke, service_credentials, sign_in
 
-from vnext_proxy.config import KeystoneSettings, NovaSettings, ServiceCredentials, Settings, TaskSettings
+from vnext_proxy.config import KeystoneSettings, NovaSettings, Settings, TaskSettings
 from vnext_proxy.devcloud.identities import PROJECT_A
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.selfcheck import run_checks
 from vnext_proxy.web.app import create_app
 
 MV = {"OpenStack-API-Version": "compute 2.100"}
-PASSWORD = "devcloud"
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,6 @@ def cloud(devcloud: str, keystone: str) -> Cloud:
 
 def nova_get(cloud: Cloud, path: str, token: str) -> requests.Response:
     return requests.get(cloud.nova + path, headers={**MV, "X-Auth-Token": token}, timeout=60)
-
-
-def service_credentials(username: str = "vnext-service") -> ServiceCredentials:
-    return ServiceCredentials(username=username, password=PASSWORD, project_name="service")
 
 
 async def proxy_for(  # type: ignore[no-untyped-def]
@@ -90,7 +85,7 @@ async def test_the_service_user_signs_in_and_may_read_every_project(cloud: Cloud
     def settings(username: str) -> Settings:
         return Settings(
             nova=NovaSettings(keystone=KeystoneSettings(auth_url=cloud.keystone)),
-            tasks=TaskSettings(service_credentials=service_credentials(username)),
+            tasks=TaskSettings(service_credentials=service_credentials(user=username)),
         )
 
     findings = [str(finding) for finding in await run_checks(settings("vnext-service"), mappings)]

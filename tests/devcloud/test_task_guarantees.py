@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from users import auth, revoke, sign_in, token
+from users import auth, revoke, service_credentials, sign_in, token
 
-from vnext_proxy.config import ServiceCredentials, Settings
+from vnext_proxy.config import Settings
 from vnext_proxy.mapping.model import MappingSet
 from vnext_proxy.tasks.engine import TaskEngine
 from vnext_proxy.tasks.model import RUNNING, Task
@@ -221,9 +221,7 @@ async def test_admin_only_details_stay_admin_only(
 ) -> None:  # type: ignore[no-untyped-def]
     """With service credentials the poller reads Nova as an admin; a member
     still sees only the failed step, an admin also Nova's details."""
-    service = ServiceCredentials(
-        username="vnext-service", password="devcloud", project_name="service", auth_url=keystone
-    )
+    service = service_credentials(keystone)
     tasks = dataclasses.replace(proxy_settings.tasks, service_credentials=service)
     proxy = await aiohttp_client(create_app(dataclasses.replace(proxy_settings, tasks=tasks), mappings))
     # m1.xlarge fits no devcloud host: the scheduler fails it, and the details say so.
@@ -284,9 +282,7 @@ async def test_a_retry_with_a_token_issued_since_is_still_the_same_caller(
 ) -> None:  # type: ignore[no-untyped-def]
     """With Keystone in the config, an Idempotency-Key belongs to the user, not
     to one token: a client that signed in again in between is recognised."""
-    service = ServiceCredentials(
-        username="vnext-service", password="devcloud", project_name="service", auth_url=keystone
-    )
+    service = service_credentials(keystone)
     settings = dataclasses.replace(
         proxy_settings, tasks=dataclasses.replace(proxy_settings.tasks, service_credentials=service)
     )

@@ -137,6 +137,21 @@ def start_keystone(
     return KeystoneProcess(proc, f"http://127.0.0.1:{port}/v3", log)
 
 
+def password_token(keystone_url: str, username: str, project_id: str) -> str:
+    """A project-scoped token for a devcloud user: a password sign-in through
+    keystoneauth1, as any OpenStack client makes it."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    credentials = v3.Password(
+        auth_url=keystone_url, username=username, password=PASSWORD, user_domain_id="default", project_id=project_id
+    )
+    token = session.Session(auth=credentials).get_token()
+    if token is None:  # keystoneauth1 raises on a refused sign-in; None is no token either
+        raise RuntimeError(f"Keystone gave {username} no token")
+    return token
+
+
 def authtoken_options(keystone_url: str) -> dict[str, object]:
     """Nova's [keystone_authtoken]: validate callers' tokens as the nova user."""
     root = keystone_url.removesuffix("/v3")
